@@ -1,0 +1,17 @@
+#pragma once
+// Subcommands of the `loaq` executable. Each registers its options on the CLI11 app and returns
+// the function that runs it (exit code).
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace loaq::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_eval(CLI::App& app);
+
+// Folder of the shared assets: $LOAQ_ASSETS, else ../shared next to the source tree.
+std::string default_assets_dir();
+
+}  // namespace loaq::cli

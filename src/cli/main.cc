@@ -1,0 +1,47 @@
+// loaq: post-training quantization of LLaMA / Qwen checkpoints. Entry point and error policy:
+// every loaq::Error ends the run with its message on stderr and exit code 1.
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <new>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+namespace loaq::cli {
+
+std::string default_assets_dir() {
+  if (const char* e = std::getenv("LOAQ_ASSETS"); e && *e) return e;
+  return (std::filesystem::path(LOAQ_SOURCE_DIR) / ".." / "shared").lexically_normal().string();
+}
+
+}  // namespace loaq::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"loaq: layer-wise post-training quantization of LLaMA / Qwen models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "loaq 0.1.0");
+  std::vector<std::pair<CLI::App*, loaq::cli::Runner>> cmds;
+  const auto eval = loaq::cli::add_eval(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto* sub : app.get_subcommands()) {
+      if (sub->get_name() == "eval") return eval();
+    }
+    return 2;
+  } catch (const loaq::Error& e) {
+    fmt::print(stderr, "loaq: error: {}\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "loaq: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "loaq: internal error: {}\n", e.what());
+    return 3;
+  }
+}

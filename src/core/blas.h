@@ -1,0 +1,17 @@
+#pragma once
+// Thin wrappers over CBLAS in the row-major convention of the rest of the code.
+#include <cstdint>
+
+namespace loaq {
+
+// C[m,n] = alpha * op(A) * op(B) + beta * C, row-major, op = transpose when the flag is set.
+// lda/ldb/ldc are row strides of the stored matrices.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// A linear layer on a batch: Y[m, n] = X[m, k] · W[n, k]ᵀ (+ beta·Y). W is stored [out, in] as in
+// Hugging Face checkpoints.
+void linear(const float* x, int64_t m, int64_t k, const float* w, int64_t n, float* y,
+            float beta = 0.0f);
+
+}  // namespace loaq

@@ -1,0 +1,61 @@
+#include "eval/perplexity.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/progress.h"
+
+namespace loaq {
+
+void next_token_nll(const Tensor& logits, int64_t row0, int64_t rows, std::span<const int32_t> ids,
+                    double* nll) {
+  const int64_t V = logits.cols();
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < rows - 1; ++t) {
+    const float* l = logits.row(row0 + t);
+    float mx = l[0];
+    for (int64_t j = 1; j < V; ++j) mx = std::max(mx, l[j]);
+    double s = 0;
+    for (int64_t j = 0; j < V; ++j) s += std::exp(double(l[j]) - double(mx));
+    nll[t] = double(mx) + std::log(s) - double(l[ids[size_t(t + 1)]]);
+  }
+}
+
+PplResult perplexity(const Model& m, std::span<const int32_t> ids, const PplOptions& o) {
+  if (o.seqlen < 2) fail("--seqlen must be at least 2 (got {})", o.seqlen);
+  PplResult r;
+  r.n_tokens = int64_t(ids.size());
+  r.n_windows_available = r.n_tokens / o.seqlen;
+  r.n_windows = o.max_windows > 0 ? std::min(o.max_windows, r.n_windows_available) : r.n_windows_available;
+  if (r.n_windows == 0)
+    fail("{}: the text has {} tokens, fewer than one window of seqlen {}", o.label, r.n_tokens, o.seqlen);
+  r.window_nll.assign(size_t(r.n_windows), 0.0);
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t per_batch = std::max<int64_t>(1, o.batch_tokens / o.seqlen);
+  Progress bar(o.label, r.n_windows, "win", o.progress);
+  std::vector<double> nll(size_t(o.seqlen));
+  double total = 0;
+  for (int64_t w0 = 0; w0 < r.n_windows; w0 += per_batch) {
+    const int64_t nb = std::min(per_batch, r.n_windows - w0);
+    const auto win = ids.subspan(size_t(w0 * o.seqlen), size_t(nb * o.seqlen));
+    const Tensor logits = forward(m, win, {nb, o.seqlen});
+    for (int64_t b = 0; b < nb; ++b) {
+      next_token_nll(logits, b * o.seqlen, o.seqlen, win.subspan(size_t(b * o.seqlen)), nll.data());
+      double s = 0;
+      for (int64_t t = 0; t < o.seqlen - 1; ++t) s += nll[size_t(t)];
+      r.window_nll[size_t(w0 + b)] = s / double(o.seqlen - 1);
+      total += s;
+    }
+    bar.advance(nb);
+  }
+  bar.finish();
+  r.predicted_tokens = r.n_windows * (o.seqlen - 1);
+  r.mean_nll = total / double(r.predicted_tokens);
+  r.ppl = std::exp(r.mean_nll);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace loaq

@@ -1,0 +1,135 @@
+#include "io/model_config.h"
+
+#include <filesystem>
+
+#include "io/json_file.h"
+
+namespace loaq {
+
+std::string arch_name(Arch a) {
+  switch (a) {
+    case Arch::kLlama: return "LlamaForCausalLM";
+    case Arch::kQwen2: return "Qwen2ForCausalLM";
+    case Arch::kQwen3: return "Qwen3ForCausalLM";
+  }
+  return "?";
+}
+
+ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_object()) fail("{}: not a JSON object", path);
+  ModelConfig c;
+  const auto archs = json_get_or<std::vector<std::string>>(j, "architectures", path, {});
+  if (archs.size() != 1)
+    fail("{}: field 'architectures' must list exactly one architecture (found {})", path,
+         j.contains("architectures") ? j["architectures"].dump() : "none");
+  c.architecture = archs[0];
+  if (c.architecture == "LlamaForCausalLM") {
+    c.arch = Arch::kLlama;
+  } else if (c.architecture == "Qwen2ForCausalLM") {
+    c.arch = Arch::kQwen2;
+  } else if (c.architecture == "Qwen3ForCausalLM") {
+    c.arch = Arch::kQwen3;
+  } else {
+    fail("{}: field 'architectures': unsupported architecture '{}' (supported: LlamaForCausalLM, "
+         "Qwen2ForCausalLM, Qwen3ForCausalLM)",
+         path, c.architecture);
+  }
+
+  auto positive = [&](const char* key) {
+    const auto v = json_get<int64_t>(j, key, path);
+    if (v <= 0) fail("{}: field '{}' must be positive (found {})", path, key, v);
+    return v;
+  };
+  c.hidden_size = positive("hidden_size");
+  c.intermediate_size = positive("intermediate_size");
+  c.num_layers = positive("num_hidden_layers");
+  c.num_heads = positive("num_attention_heads");
+  c.num_kv_heads = j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null()
+                       ? positive("num_key_value_heads")
+                       : c.num_heads;
+  c.vocab_size = positive("vocab_size");
+  c.max_position_embeddings = json_get_or<int64_t>(j, "max_position_embeddings", path, 2048);
+  c.rms_norm_eps = json_get_or<double>(j, "rms_norm_eps", path, 1e-6);
+  c.rope_theta = json_get_or<double>(j, "rope_theta", path, 10000.0);
+  c.torch_dtype = json_get_or<std::string>(j, "torch_dtype", path, "float32");
+  if (c.num_heads % c.num_kv_heads != 0)
+    fail("{}: field 'num_key_value_heads' ({}) must divide 'num_attention_heads' ({})", path,
+         c.num_kv_heads, c.num_heads);
+
+  // head_dim: explicit when given; Qwen3's config class defaults it to 128, the others derive it.
+  if (j.contains("head_dim") && !j["head_dim"].is_null()) {
+    c.head_dim = positive("head_dim");
+  } else if (c.arch == Arch::kQwen3) {
+    c.head_dim = 128;
+  } else {
+    if (c.hidden_size % c.num_heads != 0)
+      fail("{}: field 'hidden_size' ({}) is not a multiple of 'num_attention_heads' ({})", path,
+           c.hidden_size, c.num_heads);
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
+  if (c.head_dim % 2 != 0) fail("{}: field 'head_dim' ({}) must be even for RoPE", path, c.head_dim);
+
+  const auto act = json_get_or<std::string>(j, "hidden_act", path, "silu");
+  if (act != "silu") fail("{}: field 'hidden_act': unsupported activation '{}' (only silu)", path, act);
+
+  const bool attention_bias = json_get_or<bool>(j, "attention_bias", path, false);
+  switch (c.arch) {
+    case Arch::kLlama:
+      c.qkv_bias = c.o_bias = attention_bias;
+      c.mlp_bias = json_get_or<bool>(j, "mlp_bias", path, false);
+      break;
+    case Arch::kQwen2:
+      c.qkv_bias = true;
+      break;
+    case Arch::kQwen3:
+      c.qkv_bias = c.o_bias = attention_bias;
+      c.qk_norm = true;
+      break;
+  }
+  if (c.arch != Arch::kLlama && json_get_or<bool>(j, "use_sliding_window", path, false))
+    fail("{}: field 'use_sliding_window': sliding-window attention is not supported", path);
+  c.tie_word_embeddings = json_get_or<bool>(j, "tie_word_embeddings", path, false);
+
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+    const auto& rs = j["rope_scaling"];
+    if (!rs.is_object()) fail("{}: field 'rope_scaling' is not an object", path);
+    const std::string rp = path + " rope_scaling";
+    std::string type = json_get_or<std::string>(rs, "rope_type", rp, "");
+    if (type.empty()) type = json_get_or<std::string>(rs, "type", rp, "");
+    if (type == "llama3") {
+      Llama3RopeScaling s;
+      s.factor = json_get<double>(rs, "factor", rp);
+      s.low_freq_factor = json_get<double>(rs, "low_freq_factor", rp);
+      s.high_freq_factor = json_get<double>(rs, "high_freq_factor", rp);
+      s.original_max_position_embeddings =
+          json_get<int64_t>(rs, "original_max_position_embeddings", rp);
+      if (s.factor <= 0 || s.high_freq_factor <= s.low_freq_factor ||
+          s.original_max_position_embeddings <= 0)
+        fail("{}: field 'rope_scaling' has inconsistent llama3 parameters", path);
+      c.rope_scaling = s;
+    } else if (type != "default") {
+      fail("{}: field 'rope_scaling': unsupported rope type '{}' (supported: default, llama3)", path,
+           type);
+    }
+  }
+
+  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer())
+    c.bos_token_id = j["bos_token_id"].get<int64_t>();
+  if (j.contains("eos_token_id")) {
+    const auto& e = j["eos_token_id"];
+    if (e.is_number_integer()) c.eos_token_ids = {e.get<int64_t>()};
+    if (e.is_array())
+      for (const auto& x : e)
+        if (x.is_number_integer()) c.eos_token_ids.push_back(x.get<int64_t>());
+  }
+  return c;
+}
+
+ModelConfig load_model_config(const std::string& path) {
+  namespace fs = std::filesystem;
+  const std::string file = fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
+  if (!fs::exists(file)) fail("{}: no config.json (not a Hugging Face model directory?)", path);
+  return parse_model_config(read_json_file(file), file);
+}
+
+}  // namespace loaq

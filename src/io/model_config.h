@@ -1,0 +1,56 @@
+#pragma once
+// A Hugging Face config.json of a supported decoder-only architecture, as one plain struct.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loaq {
+
+enum class Arch { kLlama, kQwen2, kQwen3 };
+
+// rope_scaling of type "llama3" (Llama 3.1+): frequency-dependent scaling of inv_freq.
+struct Llama3RopeScaling {
+  double factor = 8.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+};
+
+struct ModelConfig {
+  Arch arch = Arch::kLlama;
+  std::string architecture;  // "LlamaForCausalLM", ...
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t vocab_size = 0;
+  int64_t max_position_embeddings = 0;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  std::optional<Llama3RopeScaling> rope_scaling;
+  bool tie_word_embeddings = false;
+  bool qkv_bias = false;  // Qwen2 always; Llama/Qwen3 when attention_bias
+  bool o_bias = false;    // Llama/Qwen3 when attention_bias
+  bool mlp_bias = false;  // Llama when mlp_bias
+  bool qk_norm = false;   // Qwen3: RMSNorm per head on q and k before RoPE
+  std::optional<int64_t> bos_token_id;
+  std::vector<int64_t> eos_token_ids;
+  std::string torch_dtype;
+
+  int64_t q_dim() const { return num_heads * head_dim; }
+  int64_t kv_dim() const { return num_kv_heads * head_dim; }
+};
+
+// Reads config.json content. `path` names the file in errors. Throws loaq::Error for another
+// architecture, an unsupported rope type or activation, or a missing/inconsistent field.
+ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path);
+// Reads `<dir>/config.json` (or the file itself when `path` is a file).
+ModelConfig load_model_config(const std::string& path);
+
+std::string arch_name(Arch a);
+
+}  // namespace loaq

@@ -1,0 +1,79 @@
+#pragma once
+// The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian header
+// length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}},
+// then the data section. Offsets are relative to the start of the data section.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+
+namespace loaq {
+
+struct TensorInfo {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;  // byte range within the data section
+};
+
+// Largest header accepted (the reference implementation's bound).
+inline constexpr uint64_t kMaxSafetensorsHeader = 100'000'000;
+
+// A read-only, memory-mapped safetensors file. Opening validates the whole header before any tensor
+// is used: header length within the file and below kMaxSafetensorsHeader, valid JSON object, known
+// dtypes, every byte range inside the data section, byte length = numel × dtype size, no overlapping
+// ranges, no duplicate names. Any violation throws loaq::Error naming the file and the tensor.
+class SafetensorsFile {
+ public:
+  explicit SafetensorsFile(std::string path);
+  ~SafetensorsFile();
+  SafetensorsFile(SafetensorsFile&& o) noexcept;
+  SafetensorsFile& operator=(SafetensorsFile&&) = delete;
+  SafetensorsFile(const SafetensorsFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  // Tensors in name order.
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  // nullptr when absent.
+  const TensorInfo* find(std::string_view name) const;
+  // The raw little-endian bytes of a tensor of this file.
+  std::span<const std::byte> bytes(const TensorInfo& t) const;
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+  // The tensor converted to fp32. For float dtypes, NaN or Inf anywhere is an error naming the file
+  // and the tensor.
+  Tensor read_f32(const TensorInfo& t) const;
+  Tensor read_f32(std::string_view name) const;
+
+ private:
+  std::string path_;
+  const std::byte* map_ = nullptr;
+  size_t size_ = 0;
+  const std::byte* data_ = nullptr;  // start of the data section
+  std::vector<TensorInfo> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+struct TensorToWrite {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::span<const std::byte> bytes;  // numel × dtype size bytes, little-endian
+};
+
+// Writes a safetensors file atomically (temporary file, then rename). Tensors are stored in name
+// order; the header is padded with spaces to a multiple of 8 bytes so every tensor is 8-byte
+// aligned. Throws if names repeat or a byte length disagrees with its shape.
+void write_safetensors(const std::string& path, std::vector<TensorToWrite> tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// Convenience: an fp32 tensor as a TensorToWrite (bytes view into `t`).
+TensorToWrite f32_entry(std::string name, const Tensor& t);
+
+}  // namespace loaq

@@ -1,0 +1,36 @@
+#pragma once
+// Evaluation texts built exactly as the GPTQ protocol builds them from the Hugging Face datasets
+// (see shared/golden/README.md), from local files.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace loaq {
+
+// WikiText-2 raw test: rows rebuilt from wiki.test.raw (split on "\n", final empty piece dropped,
+// row = line + "\n" if line.strip() else ""), joined with "\n\n".
+std::string wikitext2_text(const std::string& raw_path);
+// C4 validation: " ".join(doc["text"] for every document of the jsonl file).
+std::string c4_text(const std::string& jsonl_path);
+// Penn Treebank (ptb_text_only): " ".join(line.strip() for every line).
+std::string ptb_text(const std::string& txt_path);
+// A user's file: a .jsonl is joined like C4 (its "text" fields), anything else is read verbatim.
+std::string file_text(const std::string& path);
+
+// A named evaluation set resolved against the assets folder, or a file path.
+struct EvalDataset {
+  std::string name;       // "wikitext2", "c4", "ptb" or the path
+  std::string path;       // the file read
+  std::string text;       // the string that is tokenized
+  // GPTQ caps C4 to the first 256·seqlen tokens; nullopt: no cap.
+  std::optional<int64_t> windows_cap;
+};
+
+// `name` is wikitext2, c4, ptb (looked up under <data_dir>/...) or a path to a text/jsonl file.
+// Errors name the missing file.
+EvalDataset load_eval_dataset(const std::string& name, const std::string& data_dir);
+
+// Reads a whole file; errors name it.
+std::string read_file(const std::string& path);
+
+}  // namespace loaq
