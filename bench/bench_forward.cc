@@ -1,1 +1,397 @@
-int main() { return 0; }
+// bench_forward: how close one decoder layer's forward pass comes to this CPU's sgemm peak.
+//
+// Measures, in one run:
+//  1. loaq::gemm / loaq::linear (OpenBLAS sgemm, fp32) on large shapes, in GFLOP/s (2·m·n·k); the
+//     best of them is taken as the machine's sgemm peak.
+//  2. loaq::decoder_layer on 2048 tokens (1×2048 and 8×256) of a ~1B-parameter layer (hidden 2048,
+//     intermediate 8192, 16 heads of 128, 16 or 4 KV heads) with random weights, in GFLOP/s: the
+//     linears' FLOPs plus the useful causal half of attention (QKᵀ and PV).
+//  3. A summary line per forward case as a percentage of the peak, then a per-part time breakdown
+//  of
+//     the layer (the same calls decoder_layer makes, timed one by one).
+//
+// Run:  cmake --build <build-dir> --target loaq_bench && <build-dir>/loaq_bench
+// The usual --benchmark_* flags apply (e.g. --benchmark_filter=forward); --no_breakdown skips 3's
+// breakdown. Threads are OpenMP's (OMP_NUM_THREADS), shared by OpenBLAS and the layer's own loops.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/blas.h"
+#include "core/tensor.h"
+#include "io/model_config.h"
+#include "model/attention.h"
+#include "model/decoder_layer.h"
+#include "model/ops.h"
+#include "model/rope.h"
+#include "model/weights.h"
+
+namespace {
+
+using loaq::Tensor;
+
+// Uniform values in [-a, a] from a fixed seed.
+Tensor random_tensor(std::vector<int64_t> shape, float a, uint32_t seed) {
+  Tensor t(std::move(shape));
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-a, a);
+  for (float& x : t.data) x = dist(gen);
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. sgemm peak
+
+// Args: m, n, k, trans_b (0: loaq::gemm NN, 1: loaq::linear, i.e. NT with W [n, k]).
+void BM_sgemm(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  const bool trans_b = state.range(3) != 0;
+  const Tensor a = random_tensor({m, k}, 1.0f, 1);
+  const Tensor b = trans_b ? random_tensor({n, k}, 1.0f, 2) : random_tensor({k, n}, 1.0f, 2);
+  Tensor c({m, n});
+  for (auto _ : state) {
+    loaq::gemm(false, trans_b, m, n, k, 1.0f, a.ptr(), k, b.ptr(), trans_b ? k : n, 0.0f, c.ptr(),
+               n);
+    benchmark::DoNotOptimize(c.ptr());
+    benchmark::ClobberMemory();
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * double(m) * double(n) * double(k),
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_sgemm)
+    ->ArgNames({"m", "n", "k", "tB"})
+    ->Args({1024, 1024, 1024, 0})
+    ->Args({2048, 2048, 2048, 0})
+    ->Args({4096, 4096, 4096, 0})
+    ->Args({2048, 2048, 8192, 0})
+    ->Args({2048, 2048, 2048, 1})  // q/o_proj shape as loaq::linear
+    ->Args({2048, 8192, 2048, 1})  // gate/up_proj
+    ->Args({2048, 2048, 8192, 1})  // down_proj
+    ->UseRealTime()
+    ->MinWarmUpTime(0.2)
+    ->MinTime(0.5)
+    ->Unit(benchmark::kMillisecond);
+
+// ---------------------------------------------------------------------------------------------
+// 2. decoder layer forward
+
+constexpr int64_t kHidden = 2048, kInter = 8192, kHeads = 16, kHeadDim = 128;
+
+loaq::ModelConfig layer_config(int64_t n_kv_heads) {
+  loaq::ModelConfig c;
+  c.arch = loaq::Arch::kLlama;
+  c.architecture = "LlamaForCausalLM";
+  c.hidden_size = kHidden;
+  c.intermediate_size = kInter;
+  c.num_layers = 1;
+  c.num_heads = kHeads;
+  c.num_kv_heads = n_kv_heads;
+  c.head_dim = kHeadDim;
+  c.vocab_size = 32000;
+  c.max_position_embeddings = 4096;
+  c.rms_norm_eps = 1e-5;
+  c.rope_theta = 500000.0;
+  return c;
+}
+
+// Linear weights [out, in] uniform with variance 1/(3·in)·3 = 1/in, so activations keep their
+// scale.
+loaq::Linear random_linear(int64_t out, int64_t in, uint32_t seed) {
+  return {random_tensor({out, in}, 1.0f / std::sqrt(float(in)) * std::sqrt(3.0f), seed), Tensor()};
+}
+
+// One layer's weights per KV-head count, built once (seeded) and shared by the benchmark runs.
+const loaq::LayerWeights& layer_weights(const loaq::ModelConfig& c) {
+  static std::map<int64_t, std::unique_ptr<loaq::LayerWeights>> cache;
+  auto& w = cache[c.num_kv_heads];
+  if (!w) {
+    w = std::make_unique<loaq::LayerWeights>();
+    const int64_t h = c.hidden_size, i = c.intermediate_size;
+    w->input_norm = Tensor({h});
+    w->post_attn_norm = Tensor({h});
+    std::fill(w->input_norm.data.begin(), w->input_norm.data.end(), 1.0f);
+    std::fill(w->post_attn_norm.data.begin(), w->post_attn_norm.data.end(), 1.0f);
+    w->q = random_linear(c.q_dim(), h, 11);
+    w->k = random_linear(c.kv_dim(), h, 12);
+    w->v = random_linear(c.kv_dim(), h, 13);
+    w->o = random_linear(h, c.q_dim(), 14);
+    w->gate = random_linear(i, h, 15);
+    w->up = random_linear(i, h, 16);
+    w->down = random_linear(h, i, 17);
+  }
+  return *w;
+}
+
+double linear_flops(const loaq::ModelConfig& c, int64_t tokens) {
+  const double h = double(c.hidden_size), i = double(c.intermediate_size);
+  return 2.0 * double(tokens) *
+         (h * double(c.q_dim() + 2 * c.kv_dim()) + double(c.q_dim()) * h + 3.0 * h * i);
+}
+
+// The useful causal half: per sequence and head, seq·(seq+1)/2 (query, key) pairs, each a
+// head_dim-long dot product for QKᵀ and another for PV, 2 FLOPs per multiply-add.
+double attention_flops(const loaq::ModelConfig& c, loaq::BatchShape s) {
+  const double pairs = double(s.seq) * double(s.seq + 1) / 2.0;
+  return double(s.batch) * double(c.num_heads) * pairs * double(c.head_dim) * 2.0 * 2.0;
+}
+
+// Args: batch, seq, n_kv_heads.
+void BM_forward(benchmark::State& state) {
+  const loaq::BatchShape s{state.range(0), state.range(1)};
+  const loaq::ModelConfig c = layer_config(state.range(2));
+  const loaq::LayerWeights& w = layer_weights(c);
+  const loaq::RopeTable rope = loaq::make_rope_table(c, s.seq);
+  const Tensor input = random_tensor({s.batch * s.seq, c.hidden_size}, 1.0f, 7);
+  Tensor hidden = input;
+  for (auto _ : state) {
+    state.PauseTiming();  // every iteration starts from the same hidden states
+    std::copy(input.data.begin(), input.data.end(), hidden.data.begin());
+    state.ResumeTiming();
+    loaq::decoder_layer(c, w, rope, s, hidden);
+    benchmark::DoNotOptimize(hidden.ptr());
+    benchmark::ClobberMemory();
+  }
+  state.counters["FLOP/s"] =
+      benchmark::Counter(linear_flops(c, s.batch * s.seq) + attention_flops(c, s),
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_forward)
+    ->ArgNames({"B", "T", "kv"})
+    ->Args({1, 2048, 16})
+    ->Args({8, 256, 16})
+    ->Args({1, 2048, 4})
+    ->Args({8, 256, 4})
+    ->UseRealTime()
+    ->MinTime(1.0)
+    ->Unit(benchmark::kMillisecond);
+
+// ---------------------------------------------------------------------------------------------
+// 3. summary and breakdown
+
+// The console reporter, also keeping each run's (finalized) FLOP/s by benchmark name.
+class RateReporter : public benchmark::ConsoleReporter {
+ public:
+  std::map<std::string, double> rates;
+  void ReportRuns(const std::vector<Run>& reports) override {
+    for (const Run& r : reports) {
+      if (r.run_type != Run::RT_Iteration || r.error_occurred) continue;
+      const auto it = r.counters.find("FLOP/s");
+      if (it != r.counters.end())
+        rates[r.benchmark_name()] = std::max(rates[r.benchmark_name()], it->second.value);
+    }
+    ConsoleReporter::ReportRuns(reports);
+  }
+};
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// The steps of loaq::attention_block and loaq::mlp_block (decoder_layer.cc), timed one by one,
+// with the same calls and the same allocations.
+struct Part {
+  const char* name;
+  double flops;
+  double sec = std::numeric_limits<double>::infinity();
+};
+
+void forward_parts(const loaq::ModelConfig& c, const loaq::LayerWeights& w,
+                   const loaq::RopeTable& rope, loaq::BatchShape s, Tensor& hidden,
+                   std::vector<Part>& parts) {
+  const int64_t rows = s.batch * s.seq;
+  size_t p = 0;
+  Clock::time_point t0;
+  const auto start = [&] { t0 = Clock::now(); };
+  const auto stop = [&] {
+    parts[p].sec = std::min(parts[p].sec, seconds_since(t0));
+    ++p;
+  };
+  // Attention block.
+  start();
+  const Tensor x = loaq::rms_norm(hidden, w.input_norm, c.rms_norm_eps);
+  stop();
+  start();
+  Tensor q = loaq::apply_linear(w.q, x);
+  stop();
+  start();
+  Tensor k = loaq::apply_linear(w.k, x);
+  stop();
+  start();
+  const Tensor v = loaq::apply_linear(w.v, x);
+  stop();
+  start();
+#pragma omp parallel for schedule(static) if (rows > 64)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t pos = r % s.seq;
+    loaq::apply_rope(rope, pos, q.row(r), c.num_heads);
+    loaq::apply_rope(rope, pos, k.row(r), c.num_kv_heads);
+  }
+  stop();
+  start();
+  Tensor a({rows, c.q_dim()});
+  loaq::causal_attention({s.batch, s.seq, c.num_heads, c.num_kv_heads, c.head_dim}, q.ptr(),
+                         k.ptr(), v.ptr(), a.ptr());
+  stop();
+  start();
+  const Tensor o = loaq::apply_linear(w.o, a);
+  stop();
+  start();
+  for (int64_t i = 0; i < hidden.numel(); ++i) hidden.data[size_t(i)] += o.data[size_t(i)];
+  stop();
+  // MLP block.
+  start();
+  const Tensor x2 = loaq::rms_norm(hidden, w.post_attn_norm, c.rms_norm_eps);
+  stop();
+  start();
+  Tensor g = loaq::apply_linear(w.gate, x2);
+  stop();
+  start();
+  const Tensor u = loaq::apply_linear(w.up, x2);
+  stop();
+  start();
+  loaq::silu_mul(g.ptr(), u.ptr(), g.numel());
+  stop();
+  start();
+  const Tensor d = loaq::apply_linear(w.down, g);
+  stop();
+  start();
+  for (int64_t i = 0; i < hidden.numel(); ++i) hidden.data[size_t(i)] += d.data[size_t(i)];
+  stop();
+}
+
+// Time of allocating (and zero-filling) a fresh [rows, cols] Tensor, as apply_linear does.
+double alloc_seconds(int64_t rows, int64_t cols) {
+  double best = std::numeric_limits<double>::infinity();
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = Clock::now();
+    Tensor t({rows, cols});
+    benchmark::DoNotOptimize(t.ptr());
+    best = std::min(best, seconds_since(t0));
+  }
+  return best;
+}
+
+void print_breakdown(const char* label, loaq::BatchShape s, int64_t n_kv, double peak) {
+  const loaq::ModelConfig c = layer_config(n_kv);
+  const loaq::LayerWeights& w = layer_weights(c);
+  const loaq::RopeTable rope = loaq::make_rope_table(c, s.seq);
+  const Tensor input = random_tensor({s.batch * s.seq, c.hidden_size}, 1.0f, 7);
+  const int64_t t = s.batch * s.seq, h = c.hidden_size, in = c.intermediate_size;
+  const auto lin = [&](int64_t out, int64_t inp) { return 2.0 * double(t * out * inp); };
+  std::vector<Part> parts = {
+      {"input rms_norm", 0},
+      {"q_proj", lin(c.q_dim(), h)},
+      {"k_proj", lin(c.kv_dim(), h)},
+      {"v_proj", lin(c.kv_dim(), h)},
+      {"rope", 0},
+      {"attention", attention_flops(c, s)},
+      {"o_proj", lin(h, c.q_dim())},
+      {"residual add 1", 0},
+      {"post rms_norm", 0},
+      {"gate_proj", lin(in, h)},
+      {"up_proj", lin(in, h)},
+      {"silu_mul", 0},
+      {"down_proj", lin(h, in)},
+      {"residual add 2", 0},
+  };
+  Tensor hidden = input;
+  double whole = std::numeric_limits<double>::infinity();
+  for (int rep = 0; rep < 2; ++rep) {  // best of 2 per part
+    std::copy(input.data.begin(), input.data.end(), hidden.data.begin());
+    const auto t0 = Clock::now();
+    forward_parts(c, w, rope, s, hidden, parts);
+    whole = std::min(whole, seconds_since(t0));
+  }
+  double sum = 0, flops = 0;
+  for (const Part& p : parts) sum += p.sec, flops += p.flops;
+  std::printf("\nbreakdown %s (best of 2 per part; sum of parts %.1f ms, %.1f GFLOP/s):\n", label,
+              sum * 1e3, flops / sum * 1e-9);
+  std::printf("  %-16s %9s %6s %10s %8s\n", "part", "ms", "%time", "GFLOP/s", "%peak");
+  for (const Part& p : parts) {
+    std::printf("  %-16s %9.2f %5.1f%%", p.name, p.sec * 1e3, 100.0 * p.sec / sum);
+    if (p.flops > 0) {
+      const double rate = p.flops / p.sec;
+      std::printf(" %10.1f %7.1f%%", rate * 1e-9, peak > 0 ? 100.0 * rate / peak : 0.0);
+    }
+    std::printf("\n");
+  }
+  const double a_qkv = alloc_seconds(t, c.q_dim()), a_kv = alloc_seconds(t, c.kv_dim());
+  const double a_h = alloc_seconds(t, h), a_i = alloc_seconds(t, in);
+  std::printf(
+      "  of which fresh output Tensor (malloc + zero-fill) in the projections: q %.2f, k/v %.2f "
+      "each, o/down %.2f each, gate/up %.2f each, attention out %.2f ms\n",
+      a_qkv * 1e3, a_kv * 1e3, a_h * 1e3, a_i * 1e3, a_qkv * 1e3);
+  std::printf("  (whole timed pass %.1f ms)\n", whole * 1e3);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool breakdown = true;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no_breakdown") == 0)
+      breakdown = false;
+    else
+      args.push_back(argv[i]);
+  }
+  int n_args = int(args.size());
+  benchmark::Initialize(&n_args, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n_args, args.data())) return 1;
+  benchmark::AddCustomContext(
+      "openblas", std::string(openblas_get_config()) + " core " + openblas_get_corename() + ", " +
+                      std::to_string(openblas_get_num_threads()) + " threads");
+  RateReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+
+  double peak = 0;
+  std::string peak_name;
+  for (const auto& [name, rate] : reporter.rates) {
+    if (name.starts_with("BM_sgemm") && rate > peak) peak = rate, peak_name = name;
+  }
+  std::printf("\n");
+  if (peak > 0)
+    std::printf("sgemm peak: %.1f GFLOP/s (%s)\n", peak * 1e-9, peak_name.c_str());
+  else
+    std::printf("sgemm peak: not measured (no BM_sgemm run selected)\n");
+  struct Case {
+    const char* label;
+    loaq::BatchShape s;
+    int64_t kv;
+  };
+  const Case cases[] = {{"B1xT2048 MHA (16 kv heads)", {1, 2048}, 16},
+                        {"B8xT256 MHA (16 kv heads)", {8, 256}, 16},
+                        {"B1xT2048 GQA (4 kv heads)", {1, 2048}, 4},
+                        {"B8xT256 GQA (4 kv heads)", {8, 256}, 4}};
+  std::vector<const Case*> ran;
+  for (const Case& cs : cases) {
+    const std::string prefix = "BM_forward/B:" + std::to_string(cs.s.batch) +
+                               "/T:" + std::to_string(cs.s.seq) + "/kv:" + std::to_string(cs.kv) +
+                               "/";
+    const auto it = reporter.rates.lower_bound(prefix);
+    if (it == reporter.rates.end() || !it->first.starts_with(prefix)) continue;
+    ran.push_back(&cs);
+    if (peak > 0)
+      std::printf("forward %s: %.1f GFLOP/s = %.1f%% of sgemm peak %.1f GFLOP/s\n", cs.label,
+                  it->second * 1e-9, 100.0 * it->second / peak, peak * 1e-9);
+    else
+      std::printf("forward %s: %.1f GFLOP/s\n", cs.label, it->second * 1e-9);
+  }
+  if (breakdown)
+    for (const Case* cs : ran) print_breakdown(cs->label, cs->s, cs->kv, peak);
+  return 0;
+}

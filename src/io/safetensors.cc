@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -26,11 +27,13 @@ std::vector<int64_t> parse_shape(const nlohmann::json& j, const std::string& pat
   if (!j.is_array()) fail("{}: tensor '{}': 'shape' is not an array", path, name);
   std::vector<int64_t> shape;
   for (const auto& d : j) {
-    if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0))
+    // The JSON parser stores every non-negative integer as unsigned: read it as such, so entries of
+    // 2^63 and above cannot wrap to negative int64_t values.
+    if (!d.is_number_unsigned())
       fail("{}: tensor '{}': shape entry {} is not a non-negative integer", path, name, d.dump());
-    const auto v = d.get<int64_t>();
-    if (v > kMaxDim) fail("{}: tensor '{}': shape entry {} is too large", path, name, v);
-    shape.push_back(v);
+    const auto v = d.get<uint64_t>();
+    if (v > uint64_t(kMaxDim)) fail("{}: tensor '{}': shape entry {} is too large", path, name, v);
+    shape.push_back(int64_t(v));
   }
   return shape;
 }
@@ -122,15 +125,25 @@ SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
         fail("{}: tensor '{}': byte range [{}, {}] lies outside the data section ({} bytes): "
              "truncated or corrupt",
              path_, name, t.begin, t.end, data_size);
-      // numel × size without overflow: each dim ≤ 2^40 and we stop once past data_size.
+      // numel × size, saturating instead of overflowing (a zero dimension makes it 0 whatever the
+      // others are).
       uint64_t want = dtype_size(*dt);
-      for (int64_t d : t.shape) {
-        want *= uint64_t(d);
-        if (d != 0 && want > data_size * 2 + 16) break;
+      bool overflow = false;
+      if (std::find(t.shape.begin(), t.shape.end(), 0) != t.shape.end()) {
+        want = 0;
+      } else {
+        for (int64_t d : t.shape) {
+          if (want > std::numeric_limits<uint64_t>::max() / uint64_t(d)) {
+            overflow = true;
+            break;
+          }
+          want *= uint64_t(d);
+        }
       }
-      if (want != t.end - t.begin)
+      if (overflow || want != t.end - t.begin)
         fail("{}: tensor '{}': shape {} of {} needs {} bytes but data_offsets give {}", path_, name,
-             shape_str(t.shape), ds, want, t.end - t.begin);
+             shape_str(t.shape), ds, overflow ? std::string("over 2^64") : std::to_string(want),
+             t.end - t.begin);
       tensors_.push_back(std::move(t));
     }
     // Overlap check on ranges sorted by start.
