@@ -15,6 +15,8 @@
 // breakdown. Threads are OpenMP's (OMP_NUM_THREADS), shared by OpenBLAS and the layer's own loops.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +24,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -200,6 +203,40 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Whether other processes competed for the CPUs: the whole system's busy CPU time (/proc/stat)
+// against this process's own (getrusage), over the same wall-clock interval.
+struct CpuSample {
+  Clock::time_point wall = Clock::now();
+  double busy = 0, steal = 0, self = 0;  // CPU seconds
+};
+CpuSample cpu_sample() {
+  CpuSample c;
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  f >> cpu >> user >> nice >> sys >> idle >> iowait >> irq >> softirq >> steal;
+  const double hz = double(sysconf(_SC_CLK_TCK));
+  c.busy = (user + nice + sys + irq + softirq) / hz;
+  c.steal = steal / hz;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  c.self = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+  return c;
+}
+// "other processes used 3% of the 2 CPUs", with a warning when the figures above it are suspect.
+void print_contention(const char* what, const CpuSample& a) {
+  const CpuSample b = cpu_sample();
+  const double cpus = double(sysconf(_SC_NPROCESSORS_ONLN));
+  const double avail = std::chrono::duration<double>(b.wall - a.wall).count() * cpus;
+  const double other = std::max(0.0, (b.busy - a.busy) - (b.self - a.self)) / avail;
+  const double steal = (b.steal - a.steal) / avail;
+  std::printf(
+      "%s: other processes used %.0f%% of the %.0f CPUs (steal %.0f%%)%s\n", what, 100.0 * other,
+      cpus, 100.0 * steal,
+      other + steal > 0.05 ? " -- CONTENDED: rates are too low, rerun on an idle machine" : "");
+}
+
 // The steps of loaq::attention_block and loaq::mlp_block (decoder_layer.cc), timed one by one,
 // with the same calls and the same allocations.
 struct Part {
@@ -285,6 +322,7 @@ double alloc_seconds(int64_t rows, int64_t cols) {
 }
 
 void print_breakdown(const char* label, loaq::BatchShape s, int64_t n_kv, double peak) {
+  const CpuSample cpu0 = cpu_sample();
   const loaq::ModelConfig c = layer_config(n_kv);
   const loaq::LayerWeights& w = layer_weights(c);
   const loaq::RopeTable rope = loaq::make_rope_table(c, s.seq);
@@ -319,15 +357,25 @@ void print_breakdown(const char* label, loaq::BatchShape s, int64_t n_kv, double
   for (const Part& p : parts) sum += p.sec, flops += p.flops;
   std::printf("\nbreakdown %s (best of 2 per part; sum of parts %.1f ms, %.1f GFLOP/s):\n", label,
               sum * 1e3, flops / sum * 1e-9);
-  std::printf("  %-16s %9s %6s %10s %8s\n", "part", "ms", "%time", "GFLOP/s", "%peak");
+  // "lost": the part's time beyond what its FLOPs would take at the sgemm peak; the column sums to
+  // the whole gap between the layer and the peak.
+  std::printf("  %-16s %9s %6s %10s %7s %9s\n", "part", "ms", "%time", "GFLOP/s", "%peak",
+              "lost ms");
+  double lost_total = 0;
   for (const Part& p : parts) {
+    const double lost = peak > 0 ? p.sec - p.flops / peak : 0.0;
+    lost_total += lost;
     std::printf("  %-16s %9.2f %5.1f%%", p.name, p.sec * 1e3, 100.0 * p.sec / sum);
-    if (p.flops > 0) {
-      const double rate = p.flops / p.sec;
-      std::printf(" %10.1f %7.1f%%", rate * 1e-9, peak > 0 ? 100.0 * rate / peak : 0.0);
-    }
-    std::printf("\n");
+    if (p.flops > 0)
+      std::printf(" %10.1f %6.1f%%", p.flops / p.sec * 1e-9,
+                  peak > 0 ? 100.0 * p.flops / p.sec / peak : 0.0);
+    else
+      std::printf(" %10s %7s", "", "");
+    std::printf(" %9.2f\n", lost * 1e3);
   }
+  if (peak > 0)
+    std::printf("  sum of parts = %.1f%% of peak; lost %.1f ms of %.1f ms\n",
+                100.0 * flops / sum / peak, lost_total * 1e3, sum * 1e3);
   const double a_qkv = alloc_seconds(t, c.q_dim()), a_kv = alloc_seconds(t, c.kv_dim());
   const double a_h = alloc_seconds(t, h), a_i = alloc_seconds(t, in);
   std::printf(
@@ -335,6 +383,7 @@ void print_breakdown(const char* label, loaq::BatchShape s, int64_t n_kv, double
       "each, o/down %.2f each, gate/up %.2f each, attention out %.2f ms\n",
       a_qkv * 1e3, a_kv * 1e3, a_h * 1e3, a_i * 1e3, a_qkv * 1e3);
   std::printf("  (whole timed pass %.1f ms)\n", whole * 1e3);
+  print_contention("  during this breakdown", cpu0);
 }
 
 }  // namespace
@@ -355,6 +404,7 @@ int main(int argc, char** argv) {
       "openblas", std::string(openblas_get_config()) + " core " + openblas_get_corename() + ", " +
                       std::to_string(openblas_get_num_threads()) + " threads");
   RateReporter reporter;
+  const CpuSample cpu0 = cpu_sample();
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
@@ -391,6 +441,7 @@ int main(int argc, char** argv) {
     else
       std::printf("forward %s: %.1f GFLOP/s\n", cs.label, it->second * 1e-9);
   }
+  print_contention("during the benchmarks", cpu0);
   if (breakdown)
     for (const Case* cs : ran) print_breakdown(cs->label, cs->s, cs->kv, peak);
   return 0;

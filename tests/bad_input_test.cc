@@ -127,13 +127,13 @@ class BadInput : public ::testing::Test {
     if (!src) GTEST_SKIP() << "asset 'models/stories260K' not found (set LOAQ_ASSETS)";
     if (!test::asset("data/wikitext2")) GTEST_SKIP() << "asset 'data/wikitext2' not found";
     static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() / ("loaq-bad-input-test-" + std::to_string(::getpid()) +
-                                        "-" + std::to_string(counter++));
+    dir_ = fs::temp_directory_path() /
+           ("loaq-bad-input-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     // Copies as new, writable files (the shared files are read-only).
-    for (const char* f : {"config.json", "model.safetensors", "tokenizer.model",
-                          "tokenizer_config.json"})
+    for (const char* f :
+         {"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json"})
       write_bytes(file(f), read_bytes(*src + "/" + f));
   }
   void TearDown() override {
@@ -216,7 +216,8 @@ TEST_F(BadInput, ShapeLengthMismatch) {
   auto st = RawSafetensors::read(weights());
   st.header[kQ]["shape"] = {64, 65};
   st.write(weights());
-  expect_clean_failure({weights(), kQ, "[64, 65]", "needs 16640 bytes but data_offsets give 16384"});
+  expect_clean_failure(
+      {weights(), kQ, "[64, 65]", "needs 16640 bytes but data_offsets give 16384"});
 }
 
 TEST_F(BadInput, UnknownDtype) {

@@ -32,10 +32,11 @@ void AtomicFile::commit() {
   const bool ok_sync = ok_flush && ::fsync(fileno(f_)) == 0;
   const int err_sync = errno;
   const bool ok_close = std::fclose(f_) == 0;
+  const int err_close = errno;
   f_ = nullptr;
   if (!ok_flush || !ok_sync || !ok_close)
     fail("cannot write '{}': {} (nothing was written to '{}')", tmp_,
-         std::strerror(!ok_flush ? err_flush : err_sync), path_);
+         std::strerror(!ok_flush ? err_flush : !ok_sync ? err_sync : err_close), path_);
   if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
     fail("cannot rename '{}' to '{}': {}", tmp_, path_, std::strerror(errno));
   committed_ = true;

@@ -32,9 +32,8 @@ class TempDir {
  public:
   TempDir() {
     static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("loaq-model-config-test-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter++));
+    path_ = fs::temp_directory_path() / ("loaq-model-config-test-" + std::to_string(::getpid()) +
+                                         "-" + std::to_string(counter++));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -290,7 +289,8 @@ TEST(ModelConfigErrors, UnsupportedRopeType) {
   expect_error([&] { parse_model_config(j, kPath); }, {kPath, "'rope_scaling'"});
   // llama3 with a missing parameter names it.
   j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}};
-  expect_error([&] { parse_model_config(j, kPath); }, {kPath, "rope_scaling", "'high_freq_factor'"});
+  expect_error([&] { parse_model_config(j, kPath); },
+               {kPath, "rope_scaling", "'high_freq_factor'"});
   j["rope_scaling"] = {{"rope_type", "llama3"},
                        {"factor", 8.0},
                        {"low_freq_factor", 4.0},
@@ -356,7 +356,8 @@ TEST(ModelConfigErrors, Files) {
   expect_error([&] { load_model_config(dir.str()); }, {dir.str(), "no config.json"});
   write_text(dir.file("config.json"), "{\"architectures\": [\"LlamaForCausalLM\",");
   expect_error([&] { load_model_config(dir.str()); }, {dir.file("config.json"), "invalid JSON"});
-  expect_error([&] { read_json_file(dir.file("nope.json")); }, {dir.file("nope.json"), "cannot open"});
+  expect_error([&] { read_json_file(dir.file("nope.json")); },
+               {dir.file("nope.json"), "cannot open"});
 }
 
 // --------------------------------------------------------------------------------------------
@@ -491,9 +492,9 @@ TEST_F(CheckpointErrors, IndexListsTensorTheShardLacks) {
                 "'s1.safetensors'", "no such tensor"});
   // Listed in the wrong shard.
   write_two_shards(src_dir_, dir_, [](json& j) {
-    j["weight_map"]["model.norm.weight"] =
-        j["weight_map"]["model.norm.weight"] == "s1.safetensors" ? "s2.safetensors"
-                                                                 : "s1.safetensors";
+    j["weight_map"]["model.norm.weight"] = j["weight_map"]["model.norm.weight"] == "s1.safetensors"
+                                               ? "s2.safetensors"
+                                               : "s1.safetensors";
   });
   expect_error([&] { Checkpoint c(dir_.str()); }, {"'model.norm.weight'", "no such tensor"});
 }
@@ -514,7 +515,8 @@ TEST_F(CheckpointErrors, BadIndex) {
 TEST_F(CheckpointErrors, NoWeightsFile) {
   expect_error([&] { Checkpoint c(dir_.str()); },
                {dir_.str(), "no model.safetensors or model.safetensors.index.json"});
-  expect_error([&] { Checkpoint c(dir_.file("nowhere")); }, {dir_.file("nowhere"), "not a directory"});
+  expect_error([&] { Checkpoint c(dir_.file("nowhere")); },
+               {dir_.file("nowhere"), "not a directory"});
 }
 
 TEST_F(CheckpointErrors, MissingWeight) {
@@ -545,9 +547,8 @@ TEST_F(CheckpointErrors, WrongShape) {
                  {{name, TensorToWrite{name, t->dtype, {64, 172}, src.bytes(*t)}}});
   }
   const Checkpoint c(dir_.str());
-  expect_error([&] { load_weights(c); },
-               {dir_.file("model.safetensors"), "'" + name + "'", "[64, 172]", "[172, 64]",
-                "config.json"});
+  expect_error([&] { load_weights(c); }, {dir_.file("model.safetensors"), "'" + name + "'",
+                                          "[64, 172]", "[172, 64]", "config.json"});
 }
 
 TEST_F(CheckpointErrors, NonFiniteWeight) {
@@ -557,10 +558,12 @@ TEST_F(CheckpointErrors, NonFiniteWeight) {
     const SafetensorsFile src(src_dir_ + "/model.safetensors");
     bad = src.read_f32(name);
     bad.data[3] = std::numeric_limits<float>::infinity();
-    write_subset(src, dir_.file("model.safetensors"), names_of(src), {{name, f32_entry(name, bad)}});
+    write_subset(src, dir_.file("model.safetensors"), names_of(src),
+                 {{name, f32_entry(name, bad)}});
   }
   const Checkpoint c(dir_.str());
-  expect_error([&] { load_weights(c); }, {dir_.file("model.safetensors"), "'" + name + "'", "non-finite"});
+  expect_error([&] { load_weights(c); },
+               {dir_.file("model.safetensors"), "'" + name + "'", "non-finite"});
 }
 
 }  // namespace

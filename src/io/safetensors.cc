@@ -191,6 +191,7 @@ std::span<const std::byte> SafetensorsFile::bytes(const TensorInfo& t) const {
 
 Tensor SafetensorsFile::read_f32(const TensorInfo& t) const {
   Tensor out(t.shape);
+  if (out.empty()) return out;  // zero-size: out.ptr() is null, and memcpy(nullptr, p, 0) is UB
   convert_to_f32(t.dtype, bytes(t).data(), size_t(out.numel()), out.ptr());
   if (is_float(t.dtype)) {
     for (int64_t i = 0; i < out.numel(); ++i)

@@ -29,9 +29,8 @@ class TempDir {
  public:
   TempDir() {
     static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("loaq-safetensors-test-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter++));
+    path_ = fs::temp_directory_path() / ("loaq-safetensors-test-" + std::to_string(::getpid()) +
+                                         "-" + std::to_string(counter++));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -149,7 +148,9 @@ TEST(Safetensors, RoundTripAllDtypes) {
     EXPECT_EQ(t->end - t->begin, w.bytes.size());
     const auto b = f.bytes(*t);
     ASSERT_EQ(b.size(), w.bytes.size());
-    EXPECT_EQ(std::memcmp(b.data(), w.bytes.data(), b.size()), 0);
+    if (!b.empty()) {
+      EXPECT_EQ(std::memcmp(b.data(), w.bytes.data(), b.size()), 0);
+    }
   }
   EXPECT_EQ(f.find("missing"), nullptr);
 
@@ -205,7 +206,8 @@ TEST(Safetensors, HeaderPaddedToMultipleOf8) {
     const std::string path = dir.file("p" + std::to_string(extra) + ".safetensors");
     const std::vector<float> v = {1, 2, 3};
     // Vary the header length through the name length.
-    write_safetensors(path, {{std::string(size_t(1 + extra), 'x'), DType::F32, {3}, as_bytes_of(v)}});
+    write_safetensors(path,
+                      {{std::string(size_t(1 + extra), 'x'), DType::F32, {3}, as_bytes_of(v)}});
     const std::string raw = read_all(path);
     ASSERT_GE(raw.size(), 8u);
     uint64_t n = 0;
@@ -237,16 +239,22 @@ TEST(Safetensors, AtomicWriteLeavesNoTemporaryFile) {
 
   // A failed write (bytes disagree with the shape) leaves neither the target nor a temporary.
   const std::string bad = dir.file("b.safetensors");
-  expect_error([&] { write_safetensors(bad, {{"t", DType::F32, {3}, as_bytes_of(v1)}}); },
-               {bad, "'t'", "needs 12 bytes, got 8"});
+  expect_error(
+      [&] {
+        write_safetensors(bad, {{"t", DType::F32, {3}, as_bytes_of(v1)}});
+      },
+      {bad, "'t'", "needs 12 bytes, got 8"});
   expect_error(
       [&] {
         write_safetensors(bad, {{"t", DType::F32, {2}, as_bytes_of(v1)},
                                 {"t", DType::F32, {2}, as_bytes_of(v1)}});
       },
       {bad, "'t' given twice"});
-  expect_error([&] { write_safetensors(bad, {{"__metadata__", DType::F32, {2}, as_bytes_of(v1)}}); },
-               {bad, "__metadata__"});
+  expect_error(
+      [&] {
+        write_safetensors(bad, {{"__metadata__", DType::F32, {2}, as_bytes_of(v1)}});
+      },
+      {bad, "__metadata__"});
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"a.safetensors"});
 
   // An AtomicFile dropped before commit() removes its temporary and leaves the target untouched.
@@ -260,8 +268,11 @@ TEST(Safetensors, AtomicWriteLeavesNoTemporaryFile) {
 
   // A directory that does not exist: error naming the file, nothing created.
   const std::string nowhere = dir.file("no/such/dir/x.safetensors");
-  expect_error([&] { write_safetensors(nowhere, {{"t", DType::F32, {2}, as_bytes_of(v1)}}); },
-               {nowhere});
+  expect_error(
+      [&] {
+        write_safetensors(nowhere, {{"t", DType::F32, {2}, as_bytes_of(v1)}});
+      },
+      {nowhere});
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"a.safetensors"});
 }
 
@@ -283,7 +294,8 @@ const std::string kTwoFloats("\x00\x00\x80\x3f\x00\x00\x00\x40", 8);
 TEST(SafetensorsValidation, ValidCraftedFileOpens) {
   TempDir dir;
   const std::string path = dir.file("ok.safetensors");
-  write_all(path, raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", kTwoFloats));
+  write_all(path,
+            raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", kTwoFloats));
   const SafetensorsFile f(path);
   EXPECT_EQ(f.read_f32("a").data, (std::vector<float>{1.0f, 2.0f}));
   // Integer dims given as unsigned JSON numbers and an empty data section with zero-size tensors.
@@ -325,8 +337,7 @@ TEST(SafetensorsValidation, HeaderLengthPastEndOfFile) {
 
 TEST(SafetensorsValidation, HeaderLengthAboveLimit) {
   TempDir dir;
-  expect_open_error(dir, "{}", "",
-                    {std::to_string(kMaxSafetensorsHeader + 1), "exceeds the limit"},
+  expect_open_error(dir, "{}", "", {std::to_string(kMaxSafetensorsHeader + 1), "exceeds the limit"},
                     kMaxSafetensorsHeader + 1);
   // Huge values (a file that is not safetensors at all) must not overflow the bounds checks.
   expect_open_error(dir, "{}", "", {"exceeds the limit"}, std::numeric_limits<uint64_t>::max());
@@ -367,10 +378,10 @@ TEST(SafetensorsValidation, ShapeLengthMismatch) {
   expect_open_error(dir, R"({"w":{"dtype":"F32","shape":[],"data_offsets":[0,8]}})", kTwoFloats,
                     {"tensor 'w'", "needs 4 bytes"});
   // Dimensions whose product overflows 64 bits.
-  expect_open_error(
-      dir,
-      R"({"w":{"dtype":"F32","shape":[1099511627776,1099511627776,1099511627776],"data_offsets":[0,8]}})",
-      kTwoFloats, {"tensor 'w'", "needs over 2^64 bytes but data_offsets give 8"});
+  expect_open_error(dir,
+                    R"({"w":{"dtype":"F32","shape":[1099511627776,1099511627776,1099511627776],)"
+                    R"("data_offsets":[0,8]}})",
+                    kTwoFloats, {"tensor 'w'", "needs over 2^64 bytes but data_offsets give 8"});
 }
 
 TEST(SafetensorsValidation, RangeOutsideDataSection) {
@@ -380,10 +391,10 @@ TEST(SafetensorsValidation, RangeOutsideDataSection) {
   expect_open_error(dir, R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "",
                     {"tensor 'w'", "lies outside the data section (0 bytes)"});
   // Offsets near 2^64 must not wrap around.
-  expect_open_error(
-      dir,
-      R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[18446744073709551608,18446744073709551615]}})",
-      kTwoFloats, {"tensor 'w'", "lies outside the data section"});
+  expect_open_error(dir,
+                    R"({"w":{"dtype":"F32","shape":[2],)"
+                    R"("data_offsets":[18446744073709551608,18446744073709551615]}})",
+                    kTwoFloats, {"tensor 'w'", "lies outside the data section"});
 }
 
 TEST(SafetensorsValidation, OverlappingRanges) {
@@ -436,8 +447,8 @@ TEST(SafetensorsValidation, ShapeEntryTooLarge) {
   expect_open_error(dir,
                     R"({"w":{"dtype":"U8","shape":[18446744073709551615],"data_offsets":[0,0]}})",
                     "", {"tensor 'w'", "too large"});
-  expect_open_error(dir, R"({"w":{"dtype":"U8","shape":[1099511627777],"data_offsets":[0,0]}})",
-                    "", {"tensor 'w'", "too large"});
+  expect_open_error(dir, R"({"w":{"dtype":"U8","shape":[1099511627777],"data_offsets":[0,0]}})", "",
+                    {"tensor 'w'", "too large"});
 }
 
 TEST(SafetensorsValidation, ReversedOffsets) {
@@ -452,8 +463,8 @@ TEST(SafetensorsValidation, BadOffsetsAndMetadata) {
                     {"tensor 'w'", "'data_offsets' must be two non-negative integers"});
   expect_open_error(dir, R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})", kTwoFloats,
                     {"tensor 'w'", "'data_offsets'"});
-  expect_open_error(dir, R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]}})",
-                    kTwoFloats, {"tensor 'w'", "'data_offsets'"});
+  expect_open_error(dir, R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]}})", kTwoFloats,
+                    {"tensor 'w'", "'data_offsets'"});
   expect_open_error(dir, R"({"w":[1,2]})", kTwoFloats, {"tensor 'w'", "not an object"});
   expect_open_error(dir, R"({"w":{"dtype":"F32","data_offsets":[0,8]}})", kTwoFloats,
                     {"tensor 'w'", "missing 'shape'"});
@@ -482,8 +493,7 @@ TEST(SafetensorsValidation, NonFiniteValues) {
                            {"good", DType::F32, {3}, as_bytes_of(ok)}});
   const SafetensorsFile f(path);  // opening does not look at values
   EXPECT_EQ(f.read_f32("good").data, ok);
-  for (const char* name :
-       {"f32.nan", "f32.inf", "bf16.nan", "bf16.inf", "f16.inf", "f16.nan"}) {
+  for (const char* name : {"f32.nan", "f32.inf", "bf16.nan", "bf16.inf", "f16.inf", "f16.nan"}) {
     SCOPED_TRACE(name);
     EXPECT_THROW(f.read_f32(name), Error);
     expect_error([&] { f.read_f32(name); },

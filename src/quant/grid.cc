@@ -1,0 +1,116 @@
+#include "quant/grid.h"
+
+#include <fmt/format.h>
+
+#include <limits>
+#include <vector>
+
+#include "core/error.h"
+
+namespace loaq {
+
+float GridConfig::qmin() const {
+  return (sym && flavor == GridFlavor::kQuarot) ? -std::ldexp(1.0f, bits - 1) : 0.0f;
+}
+
+float GridConfig::qmax() const {
+  return (sym && flavor == GridFlavor::kQuarot) ? std::ldexp(1.0f, bits - 1) - 1.0f
+                                                : std::ldexp(1.0f, bits) - 1.0f;
+}
+
+std::string GridConfig::describe() const {
+  return fmt::format("{}-bit {} {}{}{}", bits, group < 0 ? std::string("per-channel") : fmt::format("group {}", group),
+                     sym ? "sym" : "asym", flavor == GridFlavor::kQuarot ? " (QuaRot grid)" : "",
+                     mse ? " mse-clip" : "");
+}
+
+void validate(const GridConfig& g) {
+  if (g.bits < 2 || g.bits > 8) fail("--wbits {}: supported bit-widths are 2 to 8", g.bits);
+  if (g.group == 0 || g.group < -1) fail("--group {}: must be -1 (per channel) or positive", g.group);
+}
+
+namespace {
+
+// The range of one row exactly as the reference's find_params leaves it before computing scale
+// and zero: xmin = min(x.min(), 0), xmax = max(x.max(), 0); symmetric: xmax = max(|xmin|, xmax)
+// (IST also sets xmin = −xmax when xmin < 0; QuaRot clamps xmax ≥ 1e-5); an all-zero row gets
+// the range [−1, 1].
+void minmax_row(const GridConfig& g, const float* w, int64_t cols, float& xmin, float& xmax) {
+  float lo = 0.0f, hi = 0.0f;
+  for (int64_t j = 0; j < cols; ++j) {
+    lo = std::min(lo, w[j]);
+    hi = std::max(hi, w[j]);
+  }
+  if (g.sym) {
+    hi = std::max(std::abs(lo), hi);
+    if (g.flavor == GridFlavor::kQuarot) {
+      hi = std::max(hi, 1e-5f);
+    } else if (lo < 0) {
+      lo = -hi;
+    }
+  }
+  if (!(g.sym && g.flavor == GridFlavor::kQuarot) && lo == 0.0f && hi == 0.0f) {
+    lo = -1.0f;
+    hi = 1.0f;
+  }
+  xmin = lo;
+  xmax = hi;
+}
+
+// scale and zero for a range, as each reference computes them.
+void params_for_range(const GridConfig& g, float xmin, float xmax, float& scale, float& zero) {
+  const float maxq = g.qmax();
+  if (g.sym && g.flavor == GridFlavor::kQuarot) {
+    scale = xmax / maxq;
+    zero = 0.0f;
+  } else if (g.sym) {
+    scale = (xmax - xmin) / maxq;
+    zero = (maxq + 1.0f) / 2.0f;
+  } else {
+    const float range = g.flavor == GridFlavor::kQuarot ? std::max(xmax - xmin, 1e-5f) : xmax - xmin;
+    scale = range / maxq;
+    zero = std::nearbyint(-xmin / scale);
+  }
+}
+
+}  // namespace
+
+void fit_grid(const GridConfig& g, const float* w, int64_t rows, int64_t cols, int64_t ld, float* scale,
+              float* zero) {
+  const float qmin = g.qmin(), qmax = g.qmax();
+  const int shrink_steps = int(g.mse_maxshrink * g.mse_grid);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = w + r * ld;
+    float xmin, xmax;
+    minmax_row(g, x, cols, xmin, xmax);
+    params_for_range(g, xmin, xmax, scale[r], zero[r]);
+    if (!g.mse) continue;
+    // quant.py's search: the range shrunk by p, scale and zero recomputed (the zero kept for a
+    // symmetric IST grid), error Σ|Q(x) − x|^norm.
+    double best = std::numeric_limits<double>::infinity();
+    for (int i = 0; i < shrink_steps; ++i) {
+      const auto p = float(1.0 - double(i) / g.mse_grid);
+      const float xmin1 = p * xmin, xmax1 = p * xmax;
+      float s1, z1;
+      if (g.flavor == GridFlavor::kQuarot && g.sym) {
+        s1 = xmax1 / qmax;
+        z1 = 0.0f;
+      } else {
+        s1 = (xmax1 - xmin1) / qmax;
+        z1 = g.sym ? zero[r] : std::nearbyint(-xmin1 / s1);
+      }
+      double err = 0.0;
+      for (int64_t j = 0; j < cols; ++j) {
+        const float q = dequantize(quantize_code(x[j], s1, z1, qmin, qmax), s1, z1);
+        err += std::pow(std::abs(q - x[j]), float(g.mse_norm));
+      }
+      if (err < best) {
+        best = err;
+        scale[r] = s1;
+        zero[r] = z1;
+      }
+    }
+  }
+}
+
+}  // namespace loaq

@@ -1,0 +1,12 @@
+#pragma once
+#include <algorithm>
+#include <cmath>
+
+namespace loaq {
+
+inline float quantize_code(float w, float scale, float zero, float qmin, float qmax) {
+  const float r = std::nearbyint(w / scale) + zero;  // default rounding mode: half to even
+  return std::clamp(r, qmin, qmax);
+}
+
+}  // namespace loaq

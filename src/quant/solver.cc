@@ -1,0 +1,261 @@
+#include "quant/solver.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/blas.h"
+#include "core/error.h"
+
+namespace loaq {
+
+namespace {
+
+int64_t n_groups(const GridConfig& g, int64_t n) { return g.group < 0 ? 1 : (n + g.group - 1) / g.group; }
+
+void check_shapes(const Tensor& w, const MatD* h) {
+  if (w.ndim() != 2) fail("solver: weight must be 2-D, got {}", shape_str(w.shape));
+  if (h && (h->rows != w.cols() || h->cols != w.cols()))
+    fail("solver: Hessian is {}×{} but the weight has {} inputs", h->rows, h->cols, w.cols());
+}
+
+}  // namespace
+
+QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid) {
+  validate(grid);
+  check_shapes(w, nullptr);
+  const int64_t M = w.rows(), N = w.cols(), G = n_groups(grid, N);
+  const int64_t gs = grid.group < 0 ? N : grid.group;
+  QuantizedLinear r;
+  r.q = Tensor({M, N});
+  r.codes.assign(size_t(M * N), 0);
+  r.scale = Tensor({M, G});
+  r.zero = Tensor({M, G});
+  r.g_idx.resize(size_t(N));
+  r.perm.resize(size_t(N));
+  std::iota(r.perm.begin(), r.perm.end(), 0);
+  const float qmin = grid.qmin(), qmax = grid.qmax();
+  std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
+  for (int64_t g = 0; g < G; ++g) {
+    const int64_t c0 = g * gs, c1 = std::min(N, c0 + gs);
+    fit_grid(grid, w.ptr() + c0, M, c1 - c0, N, s.data(), z.data());
+    for (int64_t row = 0; row < M; ++row) {
+      r.scale.data[size_t(row * G + g)] = s[size_t(row)];
+      r.zero.data[size_t(row * G + g)] = z[size_t(row)];
+      for (int64_t c = c0; c < c1; ++c) {
+        const float code = quantize_code(w.data[size_t(row * N + c)], s[size_t(row)], z[size_t(row)], qmin, qmax);
+        r.codes[size_t(row * N + c)] = int32_t(code);
+        r.q.data[size_t(row * N + c)] = dequantize(code, s[size_t(row)], z[size_t(row)]);
+      }
+    }
+    for (int64_t c = c0; c < c1; ++c) r.g_idx[size_t(c)] = int32_t(g);
+  }
+  return r;
+}
+
+MatD inverse_cholesky_upper(MatD h, double& damp, int& raises) {
+  const int64_t n = h.rows;
+  if (!(damp >= 0) || !std::isfinite(damp)) damp = 0;
+  double mean_diag = 0;
+  for (int64_t i = 0; i < n; ++i) mean_diag += h(i, i);
+  mean_diag /= double(std::max<int64_t>(n, 1));
+  for (int attempt = 0;; ++attempt) {
+    MatD a = h;
+    for (int64_t i = 0; i < n; ++i) a(i, i) += damp;
+    if (spd_inverse(a) && cholesky_upper(a)) {
+      bool finite = true;
+      for (double v : a.data) finite = finite && std::isfinite(v);
+      if (finite) return a;
+    }
+    if (attempt == 8)
+      fail("Hessian of size {} is not positive definite even with damping {:.3g} (mean diagonal {:.3g}); "
+           "the calibration inputs are degenerate",
+           n, damp, mean_diag);
+    ++raises;
+    damp = damp > 0 ? damp * 10.0 : std::max(1e-8 * mean_diag, 1e-12);
+  }
+}
+
+QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridConfig& grid,
+                              const SolverConfig& cfg, const GptaqTerm* gptaq) {
+  validate(grid);
+  check_shapes(w_in, &h_in);
+  if (cfg.blocksize < 1) fail("solver: block size must be positive (got {})", cfg.blocksize);
+  const int64_t M = w_in.rows(), N = w_in.cols(), G = n_groups(grid, N);
+  const int64_t gs = grid.group < 0 ? N : grid.group;
+  const bool grouped = grid.group > 0;
+  const float qmin = grid.qmin(), qmax = grid.qmax();
+  for (float v : w_in.data)
+    if (!std::isfinite(v)) fail("solver: the target weight holds a non-finite value");
+
+  QuantizedLinear r;
+  r.scale = Tensor({M, G});
+  r.zero = Tensor({M, G});
+  Tensor W = w_in;
+  MatD H = h_in;
+  MatD D;  // GPTAQ's dXXT
+  if (gptaq) {
+    if (!gptaq->dxxt || gptaq->dxxt->rows != N || gptaq->dxxt->cols != N)
+      fail("GPTAQ: dXXT must be {}×{}", N, N);
+    D = *gptaq->dxxt;
+  }
+
+  // Per-channel grid: fitted once on the weight as given (before dead columns are zeroed).
+  std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
+  if (!grouped) fit_grid(grid, W.ptr(), M, N, N, s.data(), z.data());
+
+  // Dead inputs: diag H = 0 → H_ii = 1 and the column's weight zeroed (gptq.py).
+  for (int64_t i = 0; i < N; ++i) {
+    if (H(i, i) == 0.0) {
+      H(i, i) = 1.0;
+      for (int64_t row = 0; row < M; ++row) W.data[size_t(row * N + i)] = 0.0f;
+      if (gptaq)
+        for (int64_t row = 0; row < N; ++row) D(row, i) = 0.0;
+      ++r.dead_columns;
+    }
+  }
+
+  // Static groups: grids of the original column groups, before any permutation or update.
+  if (grouped && cfg.static_groups) {
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t c0 = g * gs, c1 = std::min(N, c0 + gs);
+      fit_grid(grid, W.ptr() + c0, M, c1 - c0, N, s.data(), z.data());
+      for (int64_t row = 0; row < M; ++row) {
+        r.scale.data[size_t(row * G + g)] = s[size_t(row)];
+        r.zero.data[size_t(row * G + g)] = z[size_t(row)];
+      }
+    }
+  }
+
+  // Act-order: descending diag H (stable for ties).
+  r.perm.resize(size_t(N));
+  std::iota(r.perm.begin(), r.perm.end(), 0);
+  if (cfg.act_order) {
+    std::stable_sort(r.perm.begin(), r.perm.end(), [&](int32_t a, int32_t b) { return H(a, a) > H(b, b); });
+    Tensor Wp({M, N});
+    MatD Hp(N, N), Dp;
+    if (gptaq) Dp = MatD(N, N);
+    for (int64_t row = 0; row < M; ++row)
+      for (int64_t k = 0; k < N; ++k) Wp.data[size_t(row * N + k)] = W.data[size_t(row * N + r.perm[size_t(k)])];
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        Hp(i, j) = H(r.perm[size_t(i)], r.perm[size_t(j)]);
+        if (gptaq) Dp(i, j) = D(r.perm[size_t(i)], r.perm[size_t(j)]);
+      }
+    W = std::move(Wp);
+    H = std::move(Hp);
+    if (gptaq) D = std::move(Dp);
+  }
+
+  // Hinv = upper Cholesky factor of (H + λI)⁻¹, λ = percdamp · mean(diag H).
+  double mean_diag = 0;
+  for (int64_t i = 0; i < N; ++i) mean_diag += H(i, i);
+  mean_diag /= double(N);
+  r.damp = cfg.percdamp * mean_diag;
+  const MatD U = inverse_cholesky_upper(H, r.damp, r.damp_raises);
+  std::vector<float> Uf(U.data.begin(), U.data.end());
+
+  // GPTAQ: P = α · triu₁(dXXT Uᵀ) · U.
+  std::vector<float> Pf;
+  if (gptaq) {
+    MatD A = matmul(D, false, U, true);
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j <= i; ++j) A(i, j) = 0.0;
+    MatD P = matmul(A, false, U, false);
+    Pf.resize(P.data.size());
+    for (size_t i = 0; i < P.data.size(); ++i) Pf[i] = float(gptaq->alpha * P.data[i]);
+  }
+
+  Tensor Qp({M, N});
+  std::vector<int32_t> codes_p(size_t(M * N));
+  std::vector<int32_t> group_of_step(static_cast<size_t>(N));  // group whose grid coded step k
+  const int64_t B = cfg.blocksize;
+  std::vector<float> W1, Err1;
+  for (int64_t i1 = 0; i1 < N; i1 += B) {
+    const int64_t i2 = std::min(N, i1 + B), count = i2 - i1;
+    W1.assign(size_t(M * count), 0.0f);
+    Err1.assign(size_t(M * count), 0.0f);
+    for (int64_t row = 0; row < M; ++row)
+      std::copy_n(W.row(row) + i1, count, W1.data() + row * count);
+
+    // Dynamic groups are fitted when their first column comes up, from the block-stale W (W is
+    // only updated at block ends), exactly as gptq.py does; so they can be fitted column-group by
+    // column-group ahead of the row loop.
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t col = i1 + i;
+      if (grouped && !cfg.static_groups && col % gs == 0) {
+        const int64_t g = col / gs, c1 = std::min(N, col + gs);
+        fit_grid(grid, W.ptr() + col, M, c1 - col, N, s.data(), z.data());
+        for (int64_t row = 0; row < M; ++row) {
+          r.scale.data[size_t(row * G + g)] = s[size_t(row)];
+          r.zero.data[size_t(row * G + g)] = z[size_t(row)];
+        }
+      }
+      group_of_step[size_t(col)] =
+          !grouped ? 0 : int32_t(cfg.static_groups ? r.perm[size_t(col)] / gs : col / gs);
+    }
+    if (!grouped)
+      for (int64_t row = 0; row < M; ++row) {
+        r.scale.data[size_t(row)] = s[size_t(row)];
+        r.zero.data[size_t(row)] = z[size_t(row)];
+      }
+
+    // Rows are independent inside a block.
+#pragma omp parallel for schedule(static) if (M * count * count > 65536)
+    for (int64_t row = 0; row < M; ++row) {
+      float* w1 = W1.data() + row * count;
+      float* e1 = Err1.data() + row * count;
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t col = i1 + i, g = group_of_step[size_t(col)];
+        const float sc = r.scale.data[size_t(row * G + g)], ze = r.zero.data[size_t(row * G + g)];
+        const float wv = w1[i];
+        const float code = quantize_code(wv, sc, ze, qmin, qmax);
+        const float q = dequantize(code, sc, ze);
+        Qp.data[size_t(row * N + col)] = q;
+        codes_p[size_t(row * N + col)] = int32_t(code);
+        const float d = Uf[size_t(col * N + col)];
+        const float err = (wv - q) / d;
+        const float* urow = Uf.data() + col * N + i1;
+        if (gptaq) {
+          const float* prow = Pf.data() + col * N + i1;
+          for (int64_t j = i; j < count; ++j) w1[j] -= err * urow[j] - wv * prow[j];
+        } else {
+          for (int64_t j = i; j < count; ++j) w1[j] -= err * urow[j];
+        }
+        e1[i] = err;
+      }
+    }
+
+    // Lazy update of the remaining columns: W[:, i2:] -= Err1 · U[i1:i2, i2:] (− W1 · P[i1:i2, i2:]).
+    const int64_t rest = N - i2;
+    if (rest > 0) {
+      std::vector<float> T(size_t(M * rest));
+      gemm(false, false, M, rest, count, 1.0f, Err1.data(), count, Uf.data() + i1 * N + i2, N, 0.0f, T.data(), rest);
+      if (gptaq)
+        gemm(false, false, M, rest, count, -1.0f, W1.data(), count, Pf.data() + i1 * N + i2, N, 1.0f, T.data(), rest);
+      for (int64_t row = 0; row < M; ++row) {
+        float* wr = W.row(row) + i2;
+        const float* tr = T.data() + row * rest;
+        for (int64_t j = 0; j < rest; ++j) wr[j] -= tr[j];
+      }
+    }
+  }
+
+  // Back to the original column order.
+  r.q = Tensor({M, N});
+  r.codes.assign(size_t(M * N), 0);
+  r.g_idx.assign(size_t(N), 0);
+  for (int64_t k = 0; k < N; ++k) {
+    const int64_t c = r.perm[size_t(k)];
+    r.g_idx[size_t(c)] = group_of_step[size_t(k)];
+    for (int64_t row = 0; row < M; ++row) {
+      r.q.data[size_t(row * N + c)] = Qp.data[size_t(row * N + k)];
+      r.codes[size_t(row * N + c)] = codes_p[size_t(row * N + k)];
+    }
+  }
+  for (float v : r.q.data)
+    if (!std::isfinite(v)) fail("solver: non-finite value in the quantized weight (damping {:.3g})", r.damp);
+  return r;
+}
+
+}  // namespace loaq

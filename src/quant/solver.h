@@ -1,0 +1,55 @@
+#pragma once
+// Solvers that turn a target weight W̃ [out, in] into codes on a grid: round-to-nearest, and
+// GPTQ / LDLQ (paper eq. 32) driven by the Hessian H = X̂ᵀX̂, with GPTAQ's asymmetric term as an
+// option. Written to follow IST-DASLab/gptq `fasterquant` line by line (float32 updates, the same
+// operation order) so that codes agree with the reference.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/linalg.h"
+#include "core/tensor.h"
+#include "quant/grid.h"
+
+namespace loaq {
+
+struct SolverConfig {
+  double percdamp = 0.01;   // damping λ = percdamp · mean(diag H) added to diag H
+  int64_t blocksize = 128;  // lazy-batch block size
+  bool act_order = false;   // process columns by descending diag H
+  bool static_groups = false;  // fit group grids on the original W before any update
+};
+
+struct QuantizedLinear {
+  Tensor q;                    // dequantized weight [out, in], original column order
+  std::vector<int32_t> codes;  // [out, in]
+  Tensor scale, zero;          // [out, groups]
+  std::vector<int32_t> g_idx;  // [in]: group of each input column
+  std::vector<int32_t> perm;   // [in]: step k quantized column perm[k]
+  double damp = 0;             // damping finally added to diag H
+  int damp_raises = 0;         // times the damping had to be raised to make H positive definite
+  int64_t dead_columns = 0;    // inputs with diag H = 0 (their weights are set to zero)
+};
+
+// Round to nearest on the grid: per channel, or per group of original columns.
+QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid);
+
+// The optional asymmetric-calibration term of GPTAQ (Intelligent-Computing-Lab-Yale/GPTAQ,
+// gptaq_utils.py): dxxt[j,k] = Σ_t (X − X̂)[t,j] X̂[t,k] (= Cᵀ in the paper's notation) and α.
+struct GptaqTerm {
+  const MatD* dxxt = nullptr;
+  double alpha = 0.25;
+};
+
+// GPTQ on target `w` with Hessian `h` (a sum or a mean over tokens: the scale cancels). With
+// `gptaq`, each update also adds w·P, P = α · triu₁(dXXT · Uᵀ) · U, U the upper Cholesky factor of
+// H⁻¹. If H + λI is not positive definite, λ is raised tenfold (up to 8 times) and the raise is
+// recorded; then it is an error. Never returns NaN.
+QuantizedLinear gptq_quantize(const Tensor& w, const MatD& h, const GridConfig& grid,
+                              const SolverConfig& cfg, const GptaqTerm* gptaq = nullptr);
+
+// The upper Cholesky factor U of (H + λI)⁻¹ (H⁻¹ = UᵀU), raising λ tenfold when needed.
+// `damp` in: the first λ; out: the λ used. `raises` counts the increases.
+MatD inverse_cholesky_upper(MatD h, double& damp, int& raises);
+
+}  // namespace loaq
