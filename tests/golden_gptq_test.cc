@@ -9,6 +9,7 @@
 #include "core/linalg.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "quant/qronos.h"
 #include "quant/solver.h"
 #include "test_assets.h"
 
@@ -17,7 +18,7 @@ namespace {
 
 struct Problem {
   Tensor W, X, Xq;
-  MatD H, dXXT;
+  MatD H, dXXT, G;  // G = XᵀX̂ (Qronos)
 };
 
 const Problem& problem(const std::string& dir, const std::string& name) {
@@ -25,7 +26,7 @@ const Problem& problem(const std::string& dir, const std::string& name) {
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
   const SafetensorsFile f(dir + "/" + name + ".safetensors");
-  Problem p{f.read_f32("W"), f.read_f32("X"), f.read_f32("Xq"), {}, {}};
+  Problem p{f.read_f32("W"), f.read_f32("X"), f.read_f32("Xq"), {}, {}, {}};
   const int64_t T = p.X.rows(), N = p.X.cols();
   p.H = MatD(N, N);
   add_gram(p.H, p.Xq.ptr(), T, N);
@@ -33,6 +34,8 @@ const Problem& problem(const std::string& dir, const std::string& name) {
   for (size_t i = 0; i < dX.data.size(); ++i) dX.data[i] -= p.Xq.data[i];
   p.dXXT = MatD(N, N);
   add_cross(p.dXXT, dX.ptr(), p.Xq.ptr(), T, N, N);  // dXXT[j,k] = Σ (X − X̂)[t,j] X̂[t,k]
+  p.G = MatD(N, N);
+  add_cross(p.G, p.X.ptr(), p.Xq.ptr(), T, N, N);
   return cache.emplace(name, std::move(p)).first->second;
 }
 
@@ -85,8 +88,17 @@ TEST_P(GoldenSolver, MatchesReference) {
   grid.sym = cfg.value("sym", false);
   grid.mse = cfg.value("mse", false);
   grid.flavor = (method == "gptq" || method == "rtn") ? GridFlavor::kGptq : GridFlavor::kQuarot;
+  if (method == "qronos" || method == "rtn_brevitas") {
+    grid.flavor = GridFlavor::kBrevitas;
+    grid.real_zero = cfg.at("grid") == "float_zero";
+  }
   QuantizedLinear r;
-  if (method.rfind("rtn", 0) == 0) {
+  if (method == "qronos") {
+    QronosConfig qc;
+    qc.alpha = cfg.at("alpha");
+    qc.act_order = cfg.at("act_order");
+    r = qronos_quantize(p.W, p.H, p.G, grid, qc);
+  } else if (method.rfind("rtn", 0) == 0) {
     r = rtn_quantize(p.W, grid);
   } else {
     SolverConfig sc;
@@ -122,7 +134,9 @@ TEST_P(GoldenSolver, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Gptq, GoldenSolver, ::testing::ValuesIn(cases_of({"gptq", "gptq_quarot"})), case_name);
 INSTANTIATE_TEST_SUITE_P(Gptaq, GoldenSolver, ::testing::ValuesIn(cases_of({"gptaq"})), case_name);
-INSTANTIATE_TEST_SUITE_P(Rtn, GoldenSolver, ::testing::ValuesIn(cases_of({"rtn", "rtn_quarot"})), case_name);
+INSTANTIATE_TEST_SUITE_P(Rtn, GoldenSolver, ::testing::ValuesIn(cases_of({"rtn", "rtn_quarot", "rtn_brevitas"})),
+                         case_name);
+INSTANTIATE_TEST_SUITE_P(Qronos, GoldenSolver, ::testing::ValuesIn(cases_of({"qronos"})), case_name);
 
 }  // namespace
 }  // namespace loaq

@@ -85,6 +85,7 @@ uint16_t f32_to_f16(float f) {
 }
 
 void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
+  if (n == 0) return;
   const auto* p = static_cast<const unsigned char*>(src);
   switch (t) {
     case DType::F32:

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "../../tests/test_assets.h"
+#include "test_assets.h"
 #include "core/error.h"
 #include "io/checkpoint.h"
 #include "io/json_file.h"

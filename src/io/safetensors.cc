@@ -210,14 +210,22 @@ Tensor SafetensorsFile::read_f32(std::string_view name) const {
 
 void write_safetensors(const std::string& path, std::vector<TensorToWrite> tensors,
                        const std::map<std::string, std::string>& metadata) {
-  std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  // As the reference writer: larger element sizes first, then by name, so that with the header
+  // padded to 8 bytes every tensor starts at a multiple of its element size (no gaps: readers such
+  // as the Rust safetensors crate reject holes).
+  std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) {
+    const size_t sa = dtype_size(a.dtype), sb = dtype_size(b.dtype);
+    return sa != sb ? sa > sb : a.name < b.name;
+  });
+  std::set<std::string_view> names;
+  for (const auto& t : tensors)
+    if (!names.insert(t.name).second) fail("{}: tensor name '{}' given twice", path, t.name);
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t off = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const auto& t = tensors[i];
     if (t.name == "__metadata__") fail("{}: '__metadata__' cannot be a tensor name", path);
-    if (i > 0 && tensors[i - 1].name == t.name) fail("{}: tensor name '{}' given twice", path, t.name);
     const uint64_t n = uint64_t(shape_numel(t.shape)) * dtype_size(t.dtype);
     if (n != t.bytes.size())
       fail("{}: tensor '{}': shape {} needs {} bytes, got {}", path, t.name, shape_str(t.shape), n,

@@ -67,9 +67,10 @@ struct TensorToWrite {
   std::span<const std::byte> bytes;  // numel × dtype size bytes, little-endian
 };
 
-// Writes a safetensors file atomically (temporary file, then rename). Tensors are stored in name
-// order; the header is padded with spaces to a multiple of 8 bytes so every tensor is 8-byte
-// aligned. Throws if names repeat or a byte length disagrees with its shape.
+// Writes a safetensors file atomically (temporary file, then rename). Tensors are stored by
+// descending element size, then name, contiguously; the header is padded with spaces to a multiple
+// of 8 bytes, so every tensor is aligned to its element size. Throws if names repeat or a byte
+// length disagrees with its shape.
 void write_safetensors(const std::string& path, std::vector<TensorToWrite> tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

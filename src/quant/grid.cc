@@ -26,6 +26,9 @@ std::string GridConfig::describe() const {
 
 void validate(const GridConfig& g) {
   if (g.bits < 2 || g.bits > 8) fail("--wbits {}: supported bit-widths are 2 to 8", g.bits);
+  if (g.flavor == GridFlavor::kBrevitas && (g.sym || g.mse))
+    fail("the brevitas grid is asymmetric min-max only (no --sym, no MSE clip search)");
+  if (g.real_zero && (g.sym || g.mse)) fail("a real-valued zero point needs an asymmetric min-max grid");
   if (g.group == 0 || g.group < -1) fail("--group {}: must be -1 (per channel) or positive", g.group);
 }
 
@@ -77,6 +80,30 @@ void params_for_range(const GridConfig& g, float xmin, float xmax, float& scale,
 
 void fit_grid(const GridConfig& g, const float* w, int64_t rows, int64_t cols, int64_t ld, float* scale,
               float* zero) {
+  if (g.flavor == GridFlavor::kBrevitas) {
+    const float maxq = g.qmax();
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x = w + r * ld;
+      float mn = 0.0f, mx = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < cols; ++j) {
+        mn = std::min(mn, x[j]);
+        mx = std::max(mx, x[j]);
+      }
+      scale[r] = std::max(std::abs(mx - mn), 1e-4f) / maxq;
+      const float z = std::abs(mn) / scale[r];
+      zero[r] = g.real_zero ? z : std::clamp(std::nearbyint(z), 0.0f, maxq);
+    }
+    return;
+  }
+  if (g.real_zero) {  // min-max with the exact (unrounded) zero point
+    for (int64_t r = 0; r < rows; ++r) {
+      float xmin, xmax;
+      minmax_row(g, w + r * ld, cols, xmin, xmax);
+      scale[r] = (xmax - xmin) / g.qmax();
+      zero[r] = -xmin / scale[r];
+    }
+    return;
+  }
   const float qmin = g.qmin(), qmax = g.qmax();
   const int shrink_steps = int(g.mse_maxshrink * g.mse_grid);
   for (int64_t r = 0; r < rows; ++r) {

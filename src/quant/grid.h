@@ -16,7 +16,10 @@ namespace loaq {
 //  kQuarot (spcl/QuaRot WeightQuantizer, used by GPTAQ): asymmetric as kGptq but the range is
 //          clamped to ≥ 1e-5; symmetric: signed codes in [−2^(b−1), 2^(b−1)−1], zero = 0,
 //          scale = absmax/(2^(b−1)−1).
-enum class GridFlavor { kGptq, kQuarot };
+//  kBrevitas (Xilinx/brevitas ShiftedUint8 min-max "parameter_from_stats", used by Qronos): codes in
+//          [0, 2^b−1], mn = min(min w, 0), range = |max w − mn| clamped ≥ 1e-4, scale = range/(2^b−1),
+//          zero = clamp(round(|mn|/scale), 0, 2^b−1), or |mn|/scale with a real-valued zero point.
+enum class GridFlavor { kGptq, kQuarot, kBrevitas };
 
 struct GridConfig {
   int bits = 4;
@@ -25,6 +28,8 @@ struct GridConfig {
   GridFlavor flavor = GridFlavor::kGptq;
   // MSE clip search (quant.py): shrink the range by p = 1 − i/grid, i < maxshrink·grid, keep the
   // scale/zero minimising Σ|Q(w) − w|^norm per row.
+  // Real-valued zero point (brevitas float_zero, NeUQI): code = clamp(round(w/scale + zero)).
+  bool real_zero = false;
   bool mse = false;
   double mse_norm = 2.4;
   int mse_grid = 100;
@@ -39,6 +44,13 @@ struct GridConfig {
 void validate(const GridConfig& g);
 
 inline float quantize_code(float w, float scale, float zero, float qmin, float qmax);
+// The same for a real-valued zero point: the zero is added before rounding (brevitas IntQuant).
+inline float quantize_code_real_zero(float w, float scale, float zero, float qmin, float qmax);
+// Dispatches on g.real_zero.
+inline float quantize_code(const GridConfig& g, float w, float scale, float zero) {
+  return g.real_zero ? quantize_code_real_zero(w, scale, zero, g.qmin(), g.qmax())
+                     : quantize_code(w, scale, zero, g.qmin(), g.qmax());
+}
 inline float dequantize(float code, float scale, float zero) { return scale * (code - zero); }
 
 // Fits one scale and zero per row to the block w[r, 0..cols) (row stride ld), for `rows` rows.

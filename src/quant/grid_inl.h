@@ -9,4 +9,8 @@ inline float quantize_code(float w, float scale, float zero, float qmin, float q
   return std::clamp(r, qmin, qmax);
 }
 
+inline float quantize_code_real_zero(float w, float scale, float zero, float qmin, float qmax) {
+  return std::clamp(std::nearbyint(w / scale + zero), qmin, qmax);
+}
+
 }  // namespace loaq

@@ -34,7 +34,6 @@ QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid) {
   r.g_idx.resize(size_t(N));
   r.perm.resize(size_t(N));
   std::iota(r.perm.begin(), r.perm.end(), 0);
-  const float qmin = grid.qmin(), qmax = grid.qmax();
   std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
   for (int64_t g = 0; g < G; ++g) {
     const int64_t c0 = g * gs, c1 = std::min(N, c0 + gs);
@@ -43,7 +42,7 @@ QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid) {
       r.scale.data[size_t(row * G + g)] = s[size_t(row)];
       r.zero.data[size_t(row * G + g)] = z[size_t(row)];
       for (int64_t c = c0; c < c1; ++c) {
-        const float code = quantize_code(w.data[size_t(row * N + c)], s[size_t(row)], z[size_t(row)], qmin, qmax);
+        const float code = quantize_code(grid, w.data[size_t(row * N + c)], s[size_t(row)], z[size_t(row)]);
         r.codes[size_t(row * N + c)] = int32_t(code);
         r.q.data[size_t(row * N + c)] = dequantize(code, s[size_t(row)], z[size_t(row)]);
       }
@@ -84,7 +83,6 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
   const int64_t M = w_in.rows(), N = w_in.cols(), G = n_groups(grid, N);
   const int64_t gs = grid.group < 0 ? N : grid.group;
   const bool grouped = grid.group > 0;
-  const float qmin = grid.qmin(), qmax = grid.qmax();
   for (float v : w_in.data)
     if (!std::isfinite(v)) fail("solver: the target weight holds a non-finite value");
 
@@ -209,7 +207,7 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
         const int64_t col = i1 + i, g = group_of_step[size_t(col)];
         const float sc = r.scale.data[size_t(row * G + g)], ze = r.zero.data[size_t(row * G + g)];
         const float wv = w1[i];
-        const float code = quantize_code(wv, sc, ze, qmin, qmax);
+        const float code = quantize_code(grid, wv, sc, ze);
         const float q = dequantize(code, sc, ze);
         Qp.data[size_t(row * N + col)] = q;
         codes_p[size_t(row * N + col)] = int32_t(code);

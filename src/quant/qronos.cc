@@ -1,0 +1,151 @@
+#include "quant/qronos.h"
+
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.h"
+
+namespace loaq {
+
+double lambda_max(const MatD& a) {
+  const auto n = lapack_int(a.rows);
+  if (n == 0) return 0.0;
+  MatD m = a;
+  lapack_int found = 0;
+  double w = 0, z = 0;
+  std::vector<lapack_int> isuppz(2);
+  const lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'N', 'I', 'U', n, m.data.data(), n, 0.0, 0.0, n, n,
+                                         0.0, &found, &w, &z, 1, isuppz.data());
+  if (info != 0 || found != 1) fail("eigenvalue computation failed (LAPACK dsyevr info {})", info);
+  return w;
+}
+
+QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g_in, const GridConfig& grid,
+                                const QronosConfig& cfg) {
+  validate(grid);
+  const int64_t M = w.rows(), N = w.cols();
+  if (h_in.rows != N || g_in.rows != N || h_in.cols != N || g_in.cols != N)
+    fail("Qronos: H and G must be {}×{}", N, N);
+  const int64_t G = grid.group < 0 ? 1 : (N + grid.group - 1) / grid.group;
+  const int64_t gs = grid.group < 0 ? N : grid.group;
+
+  QuantizedLinear r;
+  r.scale = Tensor({M, G});
+  r.zero = Tensor({M, G});
+  r.g_idx.resize(size_t(N));
+  std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
+  for (int64_t gi = 0; gi < G; ++gi) {  // frozen grid from the original W
+    const int64_t c0 = gi * gs, c1 = std::min(N, c0 + gs);
+    fit_grid(grid, w.ptr() + c0, M, c1 - c0, N, s.data(), z.data());
+    for (int64_t row = 0; row < M; ++row) {
+      r.scale.data[size_t(row * G + gi)] = s[size_t(row)];
+      r.zero.data[size_t(row * G + gi)] = z[size_t(row)];
+    }
+    for (int64_t c = c0; c < c1; ++c) r.g_idx[size_t(c)] = int32_t(gi);
+  }
+
+  r.perm.resize(size_t(N));
+  std::iota(r.perm.begin(), r.perm.end(), 0);
+  if (cfg.act_order)
+    std::stable_sort(r.perm.begin(), r.perm.end(), [&](int32_t a, int32_t b) { return h_in(a, a) > h_in(b, b); });
+  const auto& perm = r.perm;
+  MatD H(N, N), Gm(N, N), Wp(M, N), Vp(M, N);
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      H(i, j) = h_in(perm[size_t(i)], perm[size_t(j)]);
+      Gm(i, j) = g_in(perm[size_t(i)], perm[size_t(j)]);
+    }
+  for (int64_t row = 0; row < M; ++row)
+    for (int64_t k = 0; k < N; ++k) {
+      const int64_t c = perm[size_t(k)];
+      Wp(row, k) = w.data[size_t(row * N + c)];
+      Vp(row, k) = h_in(c, c) == 0.0 ? 0.0 : Wp(row, k);
+      if (row == 0 && h_in(c, c) == 0.0) ++r.dead_columns;
+    }
+
+  r.damp = double(float(cfg.alpha * lambda_max(H)));
+
+  // Codes and dequantized values of a column (in processing order k) from double values.
+  std::vector<int32_t> codes_p(size_t(M * N));
+  MatD Qp(M, N);
+  auto code_column = [&](int64_t k, const double* col_vals, int64_t stride) {
+    const int64_t gi = r.g_idx[size_t(perm[size_t(k)])];
+    for (int64_t row = 0; row < M; ++row) {
+      const float sc = r.scale.data[size_t(row * G + gi)], ze = r.zero.data[size_t(row * G + gi)];
+      const float code = quantize_code(grid, float(col_vals[row * stride]), sc, ze);
+      codes_p[size_t(row * N + k)] = int32_t(code);
+      Qp(row, k) = dequantize(code, sc, ze);
+    }
+  };
+
+  // Step 1: column 0 at its least-squares optimum with the others held at W (undamped H₀₀, G).
+  std::vector<double> u0(static_cast<size_t>(M), 0.0);
+  if (H(0, 0) != 0.0)
+    for (int64_t row = 0; row < M; ++row) {
+      double acc = 0;
+      for (int64_t k = 0; k < N; ++k) acc += Wp(row, k) * Gm(k, 0);
+      for (int64_t k = 1; k < N; ++k) acc -= Vp(row, k) * H(0, k);
+      u0[size_t(row)] = acc / H(0, 0);
+    }
+  code_column(0, u0.data(), 1);
+
+  if (N > 1) {
+    // Step 2: V = (W (G + λI)[:,1:] − q₀ ⊗ H[0,1:]) · A, A = (H[1:,1:] + λI)⁻¹.
+    const int64_t n1 = N - 1;
+    MatD A(n1, n1), Gd(N, n1);
+    for (int64_t i = 0; i < n1; ++i)
+      for (int64_t j = 0; j < n1; ++j) A(i, j) = H(i + 1, j + 1) + (i == j ? r.damp : 0.0);
+    if (!spd_inverse(A))
+      fail("Qronos: H[1:,1:] + {:.3g}·I is not positive definite (degenerate calibration inputs)", r.damp);
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < n1; ++j) Gd(i, j) = Gm(i, j + 1) + (i == j + 1 ? r.damp : 0.0);
+    MatD R = matmul(Wp, false, Gd, false);  // [M, n1]
+    for (int64_t row = 0; row < M; ++row)
+      for (int64_t j = 0; j < n1; ++j) R(row, j) -= Qp(row, 0) * H(0, j + 1);
+    MatD V = matmul(R, false, A, false);
+    // Step 3: GPTQ diffusion with U, A = UᵀU, over columns 1…N−1 (lazy blocks).
+    MatD U = A;
+    if (!cholesky_upper(U)) fail("Qronos: Cholesky factorization of the inverse Hessian failed");
+    constexpr int64_t kBlock = 128;
+    std::vector<double> err(size_t(M * kBlock));
+    for (int64_t i1 = 0; i1 < n1; i1 += kBlock) {
+      const int64_t i2 = std::min(n1, i1 + kBlock), count = i2 - i1;
+#pragma omp parallel for schedule(static) if (M * count * count > 65536)
+      for (int64_t row = 0; row < M; ++row) {
+        double* v = V.row(row);
+        for (int64_t i = i1; i < i2; ++i) {
+          const int64_t gi = r.g_idx[size_t(perm[size_t(i + 1)])];
+          const float sc = r.scale.data[size_t(row * G + gi)], ze = r.zero.data[size_t(row * G + gi)];
+          const float code = quantize_code(grid, float(v[i]), sc, ze);
+          const double q = dequantize(code, sc, ze);
+          codes_p[size_t(row * N + i + 1)] = int32_t(code);
+          Qp(row, i + 1) = q;
+          const double e = (v[i] - q) / U(i, i);
+          for (int64_t j = i; j < i2; ++j) v[j] -= e * U(i, j);
+          err[size_t(row * kBlock + (i - i1))] = e;
+        }
+        for (int64_t j = i2; j < n1; ++j) {
+          double acc = 0;
+          for (int64_t i = i1; i < i2; ++i) acc += err[size_t(row * kBlock + (i - i1))] * U(i, j);
+          v[j] -= acc;
+        }
+      }
+    }
+  }
+
+  r.q = Tensor({M, N});
+  r.codes.assign(size_t(M * N), 0);
+  for (int64_t k = 0; k < N; ++k) {
+    const int64_t c = perm[size_t(k)];
+    for (int64_t row = 0; row < M; ++row) {
+      r.q.data[size_t(row * N + c)] = float(Qp(row, k));
+      r.codes[size_t(row * N + c)] = codes_p[size_t(row * N + k)];
+    }
+  }
+  return r;
+}
+
+}  // namespace loaq
