@@ -177,7 +177,7 @@ BENCHMARK(BM_forward)
     ->Args({1, 2048, 4})
     ->Args({8, 256, 4})
     ->UseRealTime()
-    ->MinTime(1.0)
+    ->MinTime(2.0)
     ->Unit(benchmark::kMillisecond);
 
 // ---------------------------------------------------------------------------------------------
@@ -243,7 +243,14 @@ struct Part {
   const char* name;
   double flops;
   double sec = std::numeric_limits<double>::infinity();
+  long faults = 0;  // minor page faults (fresh memory being touched), in the pass of the best time
 };
+
+long minor_faults() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
 
 void forward_parts(const loaq::ModelConfig& c, const loaq::LayerWeights& w,
                    const loaq::RopeTable& rope, loaq::BatchShape s, Tensor& hidden,
@@ -251,9 +258,14 @@ void forward_parts(const loaq::ModelConfig& c, const loaq::LayerWeights& w,
   const int64_t rows = s.batch * s.seq;
   size_t p = 0;
   Clock::time_point t0;
-  const auto start = [&] { t0 = Clock::now(); };
+  long f0 = 0;
+  const auto start = [&] {
+    f0 = minor_faults();
+    t0 = Clock::now();
+  };
   const auto stop = [&] {
-    parts[p].sec = std::min(parts[p].sec, seconds_since(t0));
+    const double sec = seconds_since(t0);
+    if (sec < parts[p].sec) parts[p].sec = sec, parts[p].faults = minor_faults() - f0;
     ++p;
   };
   // Attention block.
@@ -309,6 +321,60 @@ void forward_parts(const loaq::ModelConfig& c, const loaq::LayerWeights& w,
   stop();
 }
 
+// loaq::causal_attention's loop (attention.cc: one (sequence, head) task per OpenMP thread, row
+// blocks of 256 queries, QKᵀ through BLAS, softmax of the causal prefix and zero fill, PV through
+// BLAS), re-timed step by step. Returns thread-seconds per step and the FLOPs the GEMMs compute.
+struct AttentionSteps {
+  double qk = 0, softmax = 0, pv = 0, wall = 0, gemm_flops = 0;
+};
+AttentionSteps attention_steps(const loaq::ModelConfig& c, loaq::BatchShape s) {
+  const int64_t T = s.seq, hd = c.head_dim, qs = c.q_dim(), ks = c.kv_dim();
+  const int64_t rep = c.num_heads / c.num_kv_heads, tasks = s.batch * c.num_heads;
+  const Tensor q = random_tensor({s.batch * T, qs}, 1.0f, 21);
+  const Tensor k = random_tensor({s.batch * T, ks}, 1.0f, 22);
+  const Tensor v = random_tensor({s.batch * T, ks}, 1.0f, 23);
+  Tensor out({s.batch * T, qs});
+  const float scale = float(1.0 / std::sqrt(double(hd)));
+  constexpr int64_t kBlock = 256;
+  double qk = 0, softmax = 0, pv = 0, gemm_flops = 0;
+  const auto t_all = Clock::now();
+#pragma omp parallel reduction(+ : qk, softmax, pv, gemm_flops)
+  {
+    std::vector<float> scores(size_t(std::min(kBlock, T) * T));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t b = task / c.num_heads, h = task % c.num_heads, g = h / rep;
+      const float* qh = q.ptr() + b * T * qs + h * hd;
+      const float* kh = k.ptr() + b * T * ks + g * hd;
+      const float* vh = v.ptr() + b * T * ks + g * hd;
+      float* oh = out.ptr() + b * T * qs + h * hd;
+      for (int64_t r0 = 0; r0 < T; r0 += kBlock) {
+        const int64_t r1 = std::min(T, r0 + kBlock), nr = r1 - r0;
+        auto t0 = Clock::now();
+        loaq::gemm(false, true, nr, r1, hd, scale, qh + r0 * qs, qs, kh, ks, 0.0f, scores.data(),
+                   r1);
+        qk += seconds_since(t0);
+        t0 = Clock::now();
+        for (int64_t i = 0; i < nr; ++i) {
+          float* row = scores.data() + i * r1;
+          const int64_t len = r0 + i + 1;
+          loaq::softmax_prefix(row, len);
+          std::fill(row + len, row + r1, 0.0f);
+        }
+        softmax += seconds_since(t0);
+        t0 = Clock::now();
+        loaq::gemm(false, false, nr, hd, r1, 1.0f, scores.data(), r1, vh, ks, 0.0f, oh + r0 * qs,
+                   qs);
+        pv += seconds_since(t0);
+        gemm_flops += 2.0 * 2.0 * double(nr * r1 * hd);
+      }
+    }
+  }
+  const double wall = seconds_since(t_all);
+  benchmark::DoNotOptimize(out.ptr());
+  return {qk, softmax, pv, wall, gemm_flops};
+}
+
 // Time of allocating (and zero-filling) a fresh [rows, cols] Tensor, as apply_linear does.
 double alloc_seconds(int64_t rows, int64_t cols) {
   double best = std::numeric_limits<double>::infinity();
@@ -359,8 +425,8 @@ void print_breakdown(const char* label, loaq::BatchShape s, int64_t n_kv, double
               sum * 1e3, flops / sum * 1e-9);
   // "lost": the part's time beyond what its FLOPs would take at the sgemm peak; the column sums to
   // the whole gap between the layer and the peak.
-  std::printf("  %-16s %9s %6s %10s %7s %9s\n", "part", "ms", "%time", "GFLOP/s", "%peak",
-              "lost ms");
+  std::printf("  %-16s %9s %6s %10s %7s %9s %8s\n", "part", "ms", "%time", "GFLOP/s", "%peak",
+              "lost ms", "minflt");
   double lost_total = 0;
   for (const Part& p : parts) {
     const double lost = peak > 0 ? p.sec - p.flops / peak : 0.0;
@@ -371,7 +437,7 @@ void print_breakdown(const char* label, loaq::BatchShape s, int64_t n_kv, double
                   peak > 0 ? 100.0 * p.flops / p.sec / peak : 0.0);
     else
       std::printf(" %10s %7s", "", "");
-    std::printf(" %9.2f\n", lost * 1e3);
+    std::printf(" %9.2f %8ld\n", lost * 1e3, p.faults);
   }
   if (peak > 0)
     std::printf("  sum of parts = %.1f%% of peak; lost %.1f ms of %.1f ms\n",
@@ -383,6 +449,19 @@ void print_breakdown(const char* label, loaq::BatchShape s, int64_t n_kv, double
       "each, o/down %.2f each, gate/up %.2f each, attention out %.2f ms\n",
       a_qkv * 1e3, a_kv * 1e3, a_h * 1e3, a_i * 1e3, a_qkv * 1e3);
   std::printf("  (whole timed pass %.1f ms)\n", whole * 1e3);
+  AttentionSteps at = attention_steps(c, s);
+  if (const AttentionSteps again = attention_steps(c, s); again.wall < at.wall) at = again;
+  const double thr = at.qk + at.softmax + at.pv, useful = attention_flops(c, s);
+  std::printf(
+      "  attention re-timed (%.1f ms wall): QKt gemm %.0f%%, softmax_prefix+zero fill %.0f%%, PV "
+      "gemm "
+      "%.0f%% of thread time; the GEMMs compute %.2fx the useful causal FLOPs and run at %.1f "
+      "GFLOP/s per thread (%.1f%% of the per-thread peak)\n",
+      at.wall * 1e3, 100.0 * at.qk / thr, 100.0 * at.softmax / thr, 100.0 * at.pv / thr,
+      at.gemm_flops / useful, at.gemm_flops / (at.qk + at.pv) * 1e-9,
+      peak > 0
+          ? 100.0 * at.gemm_flops / (at.qk + at.pv) / (peak / double(sysconf(_SC_NPROCESSORS_ONLN)))
+          : 0.0);
   print_contention("  during this breakdown", cpu0);
 }
 

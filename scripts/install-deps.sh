@@ -5,7 +5,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git
   libopenblas-openmp-dev liblapacke-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
-  libsentencepiece-dev libpcre2-dev zlib1g-dev
+  libsentencepiece-dev libpcre2-dev libicu-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 missing=()

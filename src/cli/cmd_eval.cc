@@ -9,7 +9,7 @@
 #include "cli/commands.h"
 #include "core/env.h"
 #include "core/error.h"
-#include "eval/perplexity.h"
+#include "eval/ppl_suite.h"
 #include "io/atomic_file.h"
 #include "text/datasets.h"
 #include "text/tokenizer.h"
@@ -54,6 +54,16 @@ int run_eval(const EvalArgs& a) {
   const Model model = load_model(ckpt);
   const bool bos = !a.no_bos && tok->add_bos;
 
+  PplSuiteOptions po;
+  po.datasets = datasets;
+  po.data_dir = data;
+  po.seqlen = a.seqlen;
+  po.max_windows = a.max_windows;
+  po.batch_tokens = a.batch_tokens;
+  po.bos = bos;
+  po.progress = !a.quiet;
+  const auto res = run_ppl_suite(model, prepare_eval_streams(*tok, po), po);
+
   nlohmann::ordered_json out;
   out["model"] = a.model;
   out["settings"] = {{"seqlen", a.seqlen},
@@ -62,34 +72,11 @@ int run_eval(const EvalArgs& a) {
                      {"tokenizer", tok->source()},
                      {"protocol", "GPTQ: whole text tokenized once, one BOS at the stream start when "
                                   "the tokenizer adds one, non-overlapping windows, tail dropped"}};
-  out["ppl"] = nlohmann::ordered_json::object();
-  out["details"] = nlohmann::ordered_json::object();
+  add_ppl_json(out, res);
   fmt::print("{:<12} {:>12} {:>10} {:>10} {:>9}\n", "dataset", "ppl", "windows", "tokens", "seconds");
-  for (const auto& name : datasets) {
-    const EvalDataset d = load_eval_dataset(name, data);
-    std::vector<int32_t> ids = bos ? tok->encode_with_special(d.text) : tok->encode(d.text);
-    const auto encoded = int64_t(ids.size());
-    if (d.windows_cap && int64_t(ids.size()) > *d.windows_cap * a.seqlen)
-      ids.resize(size_t(*d.windows_cap * a.seqlen));
-    PplOptions o;
-    o.seqlen = a.seqlen;
-    o.max_windows = a.max_windows;
-    o.batch_tokens = a.batch_tokens;
-    o.progress = !a.quiet;
-    o.label = name;
-    const PplResult r = perplexity(model, ids, o);
-    fmt::print("{:<12} {:>12.6g} {:>10} {:>10} {:>9.1f}\n", name, r.ppl, r.n_windows, r.predicted_tokens,
-               r.seconds);
-    out["ppl"][name] = r.ppl;
-    out["details"][name] = {{"file", d.path},
-                            {"n_tokens_encoded", encoded},
-                            {"tokens_after_cap", r.n_tokens},
-                            {"n_windows", r.n_windows},
-                            {"n_windows_available", r.n_windows_available},
-                            {"predicted_tokens", r.predicted_tokens},
-                            {"mean_nll", r.mean_nll},
-                            {"seconds", r.seconds}};
-  }
+  for (const auto& p : res)
+    fmt::print("{:<12} {:>12.6g} {:>10} {:>10} {:>9.1f}\n", p.name, p.r.ppl, p.r.n_windows,
+               p.r.predicted_tokens, p.r.seconds);
   if (!a.json.empty()) write_file_atomic(a.json, out.dump(2) + "\n");
   return 0;
 }

@@ -10,6 +10,9 @@ namespace loaq::cli {
 using Runner = std::function<int()>;
 
 Runner add_eval(CLI::App& app);
+Runner add_tokenize(CLI::App& app);
+Runner add_quantize(CLI::App& app);
+Runner add_sweep(CLI::App& app);
 
 // Folder of the shared assets: $LOAQ_ASSETS, else ../shared next to the source tree.
 std::string default_assets_dir();

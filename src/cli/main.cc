@@ -22,17 +22,21 @@ int main(int argc, char** argv) {
   CLI::App app{"loaq: layer-wise post-training quantization of LLaMA / Qwen models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "loaq 0.1.0");
-  std::vector<std::pair<CLI::App*, loaq::cli::Runner>> cmds;
-  const auto eval = loaq::cli::add_eval(app);
+  const std::vector<std::pair<std::string, loaq::cli::Runner>> commands = {
+      {"quantize", loaq::cli::add_quantize(app)},
+      {"eval", loaq::cli::add_eval(app)},
+      {"sweep", loaq::cli::add_sweep(app)},
+      {"tokenize", loaq::cli::add_tokenize(app)},
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   try {
-    for (auto* sub : app.get_subcommands()) {
-      if (sub->get_name() == "eval") return eval();
-    }
+    for (auto* sub : app.get_subcommands())
+      for (const auto& [name, run] : commands)
+        if (sub->get_name() == name) return run();
     return 2;
   } catch (const loaq::Error& e) {
     fmt::print(stderr, "loaq: error: {}\n", e.what());

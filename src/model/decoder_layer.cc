@@ -12,13 +12,12 @@ void tap(const LayerTaps* taps, LinearGroup g, const Tensor& x) {
 }
 }  // namespace
 
-void attention_block(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope,
-                     BatchShape s, Tensor& hidden, const LayerTaps* taps) {
+Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, BatchShape s,
+                       const Tensor& x, const LayerTaps* taps) {
   const int64_t rows = s.batch * s.seq;
-  if (hidden.numel() != rows * c.hidden_size)
-    fail("attention_block: hidden has {} values, expected {}×{}", hidden.numel(), rows, c.hidden_size);
-  if (rope.n_pos < s.seq) fail("attention_block: RoPE table covers {} < {} positions", rope.n_pos, s.seq);
-  const Tensor x = rms_norm(hidden, w.input_norm, c.rms_norm_eps);
+  if (x.numel() != rows * c.hidden_size)
+    fail("attention: input has {} values, expected {}×{}", x.numel(), rows, c.hidden_size);
+  if (rope.n_pos < s.seq) fail("attention: RoPE table covers {} < {} positions", rope.n_pos, s.seq);
   tap(taps, LinearGroup::kQKV, x);
   Tensor q = apply_linear(w.q, x);
   Tensor k = apply_linear(w.k, x);
@@ -36,6 +35,21 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, const RopeTabl
   Tensor a({rows, c.q_dim()});
   causal_attention({s.batch, s.seq, c.num_heads, c.num_kv_heads, c.head_dim}, q.ptr(), k.ptr(),
                    v.ptr(), a.ptr());
+  return a;
+}
+
+Tensor mlp_inner(const ModelConfig&, const LayerWeights& w, const Tensor& x, const LayerTaps* taps) {
+  tap(taps, LinearGroup::kGateUp, x);
+  Tensor g = apply_linear(w.gate, x);
+  const Tensor u = apply_linear(w.up, x);
+  silu_mul(g.ptr(), u.ptr(), g.numel());
+  return g;
+}
+
+void attention_block(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope,
+                     BatchShape s, Tensor& hidden, const LayerTaps* taps) {
+  const Tensor x = rms_norm(hidden, w.input_norm, c.rms_norm_eps);
+  const Tensor a = attention_inner(c, w, rope, s, x, taps);
   tap(taps, LinearGroup::kO, a);
   const Tensor o = apply_linear(w.o, a);
   for (int64_t i = 0; i < hidden.numel(); ++i) hidden.data[size_t(i)] += o.data[size_t(i)];
@@ -47,10 +61,7 @@ void mlp_block(const ModelConfig& c, const LayerWeights& w, BatchShape s, Tensor
   if (hidden.numel() != rows * c.hidden_size)
     fail("mlp_block: hidden has {} values, expected {}×{}", hidden.numel(), rows, c.hidden_size);
   const Tensor x = rms_norm(hidden, w.post_attn_norm, c.rms_norm_eps);
-  tap(taps, LinearGroup::kGateUp, x);
-  Tensor g = apply_linear(w.gate, x);
-  const Tensor u = apply_linear(w.up, x);
-  silu_mul(g.ptr(), u.ptr(), g.numel());
+  const Tensor g = mlp_inner(c, w, x, taps);
   tap(taps, LinearGroup::kDown, g);
   const Tensor d = apply_linear(w.down, g);
   for (int64_t i = 0; i < hidden.numel(); ++i) hidden.data[size_t(i)] += d.data[size_t(i)];

@@ -23,6 +23,14 @@ struct BatchShape {
   int64_t batch = 1, seq = 0;  // hidden rows are batch-major: row = b·seq + t, positions 0..seq-1
 };
 
+// The sub-layer modules before their output linear (paper eq. 5, X_out = φ(Norm(h) W_in)), for a
+// normed input x [B·T, H]: attention (q/k/v, q/k-norm, RoPE, causal GQA) → [B·T, q_dim], and the
+// MLP silu(gate(x)) ⊙ up(x) → [B·T, I]. The taps see x (kQKV / kGateUp).
+Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, BatchShape s,
+                       const Tensor& x, const LayerTaps* taps = nullptr);
+Tensor mlp_inner(const ModelConfig& c, const LayerWeights& w, const Tensor& x,
+                 const LayerTaps* taps = nullptr);
+
 // hidden ← hidden + o_proj(attention(input_layernorm(hidden))). `rope` must cover `seq` positions.
 void attention_block(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope,
                      BatchShape s, Tensor& hidden, const LayerTaps* taps = nullptr);

@@ -31,6 +31,11 @@ std::string SentencePieceTokenizer::decode(std::span<const int32_t> ids) const {
 
 int64_t SentencePieceTokenizer::vocab_size() const { return sp_->GetPieceSize(); }
 
+std::string SentencePieceTokenizer::id_to_piece(int32_t id) const {
+  if (id < 0 || id >= sp_->GetPieceSize()) fail("{}: no token has id {}", path_, id);
+  return sp_->IdToPiece(id);
+}
+
 std::optional<int32_t> SentencePieceTokenizer::piece_id(const std::string& piece) const {
   const int id = sp_->PieceToId(piece);
   if (id == sp_->unk_id() && sp_->IdToPiece(id) != piece) return std::nullopt;

@@ -20,6 +20,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::string decode(std::span<const int32_t> ids) const override;
   int64_t vocab_size() const override;
   std::string source() const override { return path_; }
+  std::string id_to_piece(int32_t id) const override;
   // The id of a piece, or nullopt.
   std::optional<int32_t> piece_id(const std::string& piece) const;
   // The model's own BOS id (-1 when it has none).

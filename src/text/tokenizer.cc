@@ -4,18 +4,20 @@
 
 #include "core/error.h"
 #include "io/json_file.h"
+#include "text/hf_tokenizer.h"
 #include "text/sp_tokenizer.h"
 
 namespace loaq {
 
 namespace fs = std::filesystem;
 
-std::vector<int32_t> Tokenizer::encode_with_special(std::string_view text, bool special) const {
-  std::vector<int32_t> ids;
-  if (special && add_bos && bos_id) ids.push_back(*bos_id);
-  const auto body = encode(text);
-  ids.insert(ids.end(), body.begin(), body.end());
+std::vector<int32_t> Tokenizer::with_special_tokens(std::vector<int32_t> ids) const {
+  if (add_bos && bos_id) ids.insert(ids.begin(), *bos_id);
   return ids;
+}
+
+std::vector<int32_t> Tokenizer::encode_with_special(std::string_view text, bool special) const {
+  return special ? with_special_tokens(encode(text)) : encode(text);
 }
 
 namespace {
@@ -50,10 +52,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
       fail("{}: missing tokenizer: no tokenizer.json or tokenizer.model in the directory", path);
     }
   }
-  if (model_file.extension() == ".json")
-    fail("{}: Hugging Face tokenizer.json tokenizers are not supported yet; give a directory with a "
-         "SentencePiece tokenizer.model",
-         model_file.string());
+  if (model_file.extension() == ".json") return load_hf_tokenizer(model_file.string());
 
   auto tok = std::make_unique<SentencePieceTokenizer>(model_file.string());
   // BOS rule of transformers' LlamaTokenizer: add_bos_token (default true), bos_token (default <s>).

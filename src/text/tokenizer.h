@@ -19,19 +19,29 @@ class Tokenizer {
   virtual int64_t vocab_size() const = 0;
   // Where the tokenizer came from (a file path), for messages and reports.
   virtual std::string source() const = 0;
+  // The token string of `id` (the vocabulary piece, e.g. "▁the" or "Ġthe"). Throws loaq::Error
+  // when no token has this id.
+  virtual std::string id_to_piece(int32_t id) const = 0;
 
-  // BOS as the Hugging Face tokenizer adds it when called on a text (tokenizer_config.json
-  // add_bos_token; LlamaTokenizer's default is true).
+  // `ids` (an encoded text) with the special tokens the Hugging Face tokenizer adds when called
+  // with add_special_tokens=true. Default: BOS in front when add_bos; a tokenizer.json overrides
+  // it with its post-processor.
+  virtual std::vector<int32_t> with_special_tokens(std::vector<int32_t> ids) const;
+
+  // BOS as the Hugging Face tokenizer adds it when called on a text: SentencePiece models follow
+  // tokenizer_config.json add_bos_token (LlamaTokenizer's default is true); a tokenizer.json adds
+  // it when its post-processor puts a special token in front of the text (bos_id is that token).
   std::optional<int32_t> bos_id;
   bool add_bos = false;
 
-  // encode() with BOS prepended when the tokenizer adds one and `special` is true.
+  // encode(), then with_special_tokens() when `special` is true.
   std::vector<int32_t> encode_with_special(std::string_view text, bool special = true) const;
 };
 
-// Loads the tokenizer a Hugging Face model directory holds (or a tokenizer file given directly).
+// Loads the tokenizer a Hugging Face model directory holds, or the tokenizer file (tokenizer.json
+// or tokenizer.model) given directly, with the tokenizer_config.json beside it. In a directory,
 // tokenizer.json wins over tokenizer.model when both are present, as in transformers. Throws
-// loaq::Error naming the directory when there is none.
+// loaq::Error naming the path when there is no tokenizer or it cannot be loaded.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
 }  // namespace loaq

@@ -1,0 +1,123 @@
+// `loaq quantize`: layer-wise quantization of a checkpoint with one method, optional perplexity
+// evaluation, and the output directory (pipeline/output.h).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "cli/commands.h"
+#include "io/atomic_file.h"
+#include "cli/quant_options.h"
+#include "core/env.h"
+#include "core/error.h"
+#include "eval/ppl_suite.h"
+#include "pipeline/output.h"
+#include "pipeline/quantize.h"
+#include "text/tokenizer.h"
+
+namespace loaq::cli {
+
+namespace {
+
+struct QuantizeArgs {
+  std::string model, out, data, eval, json;
+  int64_t eval_seqlen = 0;
+  bool force = false, no_bos = false, quiet = false;
+  int threads = 0;
+  QuantArgs q;
+};
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  while (b <= s.size()) {
+    const size_t e = std::min(s.find(',', b), s.size());
+    if (e > b) out.push_back(s.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
+
+int run_quantize(const QuantizeArgs& a) {
+  using Clock = std::chrono::steady_clock;
+  set_num_threads(a.threads);
+  if (a.out.empty()) fail("--out is required");
+  if (std::filesystem::exists(a.out) && !a.force)
+    fail("output directory '{}' exists (use --force to replace it)", a.out);
+  const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
+  const auto t0 = Clock::now();
+  const Checkpoint ckpt(a.model);
+  const auto tok = load_tokenizer(a.model);
+  Model model = load_model(ckpt);
+  const QuantizeConfig qc = to_quantize_config(a.q, a.q.method, a.q.wbits, !a.quiet);
+  const CalibConfig cc = to_calib_config(a.q, model.config.max_position_embeddings);
+  auto t = Clock::now();
+  const double t_load = std::chrono::duration<double>(t - t0).count();
+  const CalibSet calib = qc.method == Method::kNone || qc.method == Method::kRtn
+                             ? CalibSet{0, cc.seqlen, {}, "none (method uses no calibration data)"}
+                             : sample_calibration(*tok, cc, data);
+  const double t_calib = std::chrono::duration<double>(Clock::now() - t).count();
+
+  std::map<std::string, QuantizedLinear> linears;
+  const QuantizeReport rep = quantize_model(model, calib, qc, &linears);
+
+  nlohmann::ordered_json report;
+  report["model"] = a.model;
+  report["settings"] = quant_settings_json(qc, calib);
+  report["timings"] = rep.timings;
+  report["timings"]["load"] = t_load;
+  report["timings"]["calibration_sampling"] = t_calib;
+  report["stream_bytes"] = rep.stream_bytes;
+  nlohmann::ordered_json lin = nlohmann::ordered_json::array();
+  for (const auto& l : rep.linears)
+    lin.push_back({{"name", l.name}, {"rel_objective", l.objective}, {"damp", l.damp},
+                   {"damp_raises", l.damp_raises}, {"dead_columns", l.dead_columns}, {"seconds", l.seconds}});
+  report["linears"] = lin;
+
+  const auto datasets = split_csv(a.eval);
+  if (!datasets.empty()) {
+    t = Clock::now();
+    PplSuiteOptions po;
+    po.datasets = datasets;
+    po.data_dir = data;
+    po.seqlen = a.eval_seqlen > 0 ? a.eval_seqlen : cc.seqlen;
+    po.bos = !a.no_bos && tok->add_bos;
+    po.progress = !a.quiet;
+    const auto res = run_ppl_suite(model, prepare_eval_streams(*tok, po), po);
+    report["eval_settings"] = {{"seqlen", po.seqlen}, {"bos", po.bos}};
+    add_ppl_json(report, res);
+    report["timings"]["eval"] = std::chrono::duration<double>(Clock::now() - t).count();
+    for (const auto& p : res) fmt::print("{} {}-bit  {:<10} ppl {:.4f}\n", method_name(qc.method), qc.grid.bits, p.name, p.r.ppl);
+  }
+  t = Clock::now();
+  report["timings"]["write"] = 0.0;
+  write_quant_output(a.out, a.force, a.model, model, linears, qc.grid, report);
+  if (!a.json.empty()) {
+    report["timings"]["write"] = std::chrono::duration<double>(Clock::now() - t).count();
+    write_file_atomic(a.json, report.dump(2) + "\n");
+  }
+  fmt::print("wrote {} ({:.1f} s)\n", a.out, std::chrono::duration<double>(Clock::now() - t0).count());
+  return 0;
+}
+
+}  // namespace
+
+Runner add_quantize(CLI::App& app) {
+  auto a = std::make_shared<QuantizeArgs>();
+  auto* cmd = app.add_subcommand("quantize", "Quantize a checkpoint layer by layer");
+  cmd->add_option("--model", a->model, "Hugging Face model directory")->required();
+  cmd->add_option("--out", a->out, "Output directory")->required();
+  cmd->add_flag("--force", a->force, "Replace an existing output directory");
+  add_quant_options(cmd, a->q);
+  cmd->add_option("--eval", a->eval, "Evaluate perplexity after quantizing: wikitext2,c4,ptb or files");
+  cmd->add_option("--eval-seqlen", a->eval_seqlen, "Evaluation window (default: the calibration seqlen)");
+  cmd->add_flag("--no-bos", a->no_bos, "Evaluate without BOS");
+  cmd->add_option("--data", a->data, "Datasets folder (default: $LOAQ_ASSETS/data)");
+  cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
+  cmd->add_option("--json", a->json, "Also write the report to this file");
+  cmd->add_flag("-q,--quiet", a->quiet, "No progress bars");
+  return [a] { return run_quantize(*a); };
+}
+
+}  // namespace loaq::cli

@@ -1,0 +1,177 @@
+// `loaq sweep`: methods × bit-widths × calibration seeds on one model, each quantized from the same
+// full-precision weights and evaluated on the same token streams; prints a perplexity table
+// (mean ± standard deviation over seeds) and writes every run to JSON.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/quant_options.h"
+#include "core/env.h"
+#include "core/error.h"
+#include "eval/ppl_suite.h"
+#include "io/atomic_file.h"
+#include "pipeline/quantize.h"
+#include "text/tokenizer.h"
+
+namespace loaq::cli {
+
+namespace {
+
+struct SweepArgs {
+  std::string model, data, eval = "wikitext2,c4", json, methods = "none,rtn,gptq,gptaq,qronos,loaq",
+                                                        wbits = "2,3", seeds = "0";
+  int64_t eval_seqlen = 0;
+  bool no_bos = false, quiet = false;
+  int threads = 0;
+  QuantArgs q;
+};
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  while (b <= s.size()) {
+    const size_t e = std::min(s.find(',', b), s.size());
+    if (e > b) out.push_back(s.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
+
+template <class T>
+std::vector<T> parse_list(const std::string& s, const char* opt) {
+  std::vector<T> out;
+  for (const auto& x : split_csv(s)) {
+    try {
+      size_t used = 0;
+      const auto v = std::stoll(x, &used);
+      if (used != x.size()) throw std::invalid_argument(x);
+      out.push_back(T(v));
+    } catch (const std::exception&) {
+      fail("{}: '{}' is not an integer", opt, x);
+    }
+  }
+  if (out.empty()) fail("{}: empty list", opt);
+  return out;
+}
+
+int run_sweep(const SweepArgs& a) {
+  using Clock = std::chrono::steady_clock;
+  set_num_threads(a.threads);
+  const auto t_start = Clock::now();
+  const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
+  const Checkpoint ckpt(a.model);
+  const auto tok = load_tokenizer(a.model);
+  const Model fp = load_model(ckpt);
+  const auto methods = split_csv(a.methods);
+  const auto bits = parse_list<int>(a.wbits, "--wbits");
+  const auto seeds = parse_list<uint64_t>(a.seeds, "--seeds");
+  for (const auto& m : methods) parse_method(m);  // validate before any work
+
+  PplSuiteOptions po;
+  po.datasets = split_csv(a.eval);
+  if (po.datasets.empty()) fail("--eval: no dataset");
+  po.data_dir = data;
+  CalibConfig cc0 = to_calib_config(a.q, fp.config.max_position_embeddings);
+  po.seqlen = a.eval_seqlen > 0 ? a.eval_seqlen : cc0.seqlen;
+  po.bos = !a.no_bos && tok->add_bos;
+  po.progress = !a.quiet;
+  const auto streams = prepare_eval_streams(*tok, po);
+
+  nlohmann::ordered_json out;
+  out["model"] = a.model;
+  out["eval_settings"] = {{"seqlen", po.seqlen}, {"bos", po.bos}, {"datasets", po.datasets}};
+  out["runs"] = nlohmann::ordered_json::array();
+  // ppl[method/bits][dataset] = values over seeds
+  std::vector<std::pair<std::string, std::map<std::string, std::vector<double>>>> table;
+  auto row_of = [&](const std::string& key) -> std::map<std::string, std::vector<double>>& {
+    for (auto& r : table)
+      if (r.first == key) return r.second;
+    table.emplace_back(key, std::map<std::string, std::vector<double>>{});
+    return table.back().second;
+  };
+
+  for (uint64_t seed : seeds) {
+    QuantArgs qa = a.q;
+    qa.seed = seed;
+    const CalibConfig cc = to_calib_config(qa, fp.config.max_position_embeddings);
+    const CalibSet calib = sample_calibration(*tok, cc, data);
+    for (const auto& method : methods) {
+      for (int b : (method == "none" ? std::vector<int>{16} : bits)) {
+        if (method == "none" && seed != seeds.front()) continue;  // FP does not depend on the seed
+        const auto t0 = Clock::now();
+        Model m = fp;
+        const QuantizeConfig qc = to_quantize_config(qa, method, method == "none" ? 4 : b, !a.quiet);
+        const QuantizeReport rep = quantize_model(m, calib, qc, nullptr);
+        const auto res = run_ppl_suite(m, streams, po);
+        nlohmann::ordered_json run;
+        run["settings"] = quant_settings_json(qc, calib);
+        run["settings"]["seed"] = seed;
+        if (method == "none") run["settings"]["grid"] = "full precision";
+        run["timings"] = rep.timings;
+        run["seconds"] = std::chrono::duration<double>(Clock::now() - t0).count();
+        add_ppl_json(run, res);
+        out["runs"].push_back(run);
+        const std::string key = method == "none" ? "fp16" : fmt::format("{} w{}", method, b);
+        auto& row = row_of(key);
+        std::string line = fmt::format("{:<14} seed {:<4}", key, seed);
+        for (const auto& p : res) {
+          row[p.name].push_back(p.r.ppl);
+          line += fmt::format(" {} {:.3f}", p.name, p.r.ppl);
+        }
+        fmt::print(stderr, "{}  ({:.1f} s)\n", line, run["seconds"].get<double>());
+      }
+    }
+  }
+
+  // The table: mean ± sample standard deviation over seeds.
+  fmt::print("\n{:<16}", "method");
+  for (const auto& d : po.datasets) fmt::print(" {:>22}", d);
+  fmt::print("\n");
+  nlohmann::ordered_json summary = nlohmann::ordered_json::object();
+  for (const auto& [key, cols] : table) {
+    fmt::print("{:<16}", key);
+    for (const auto& d : po.datasets) {
+      const auto& v = cols.at(d);
+      double mean = 0;
+      for (double x : v) mean += x;
+      mean /= double(v.size());
+      double var = 0;
+      for (double x : v) var += (x - mean) * (x - mean);
+      const double sd = v.size() > 1 ? std::sqrt(var / double(v.size() - 1)) : 0.0;
+      summary[key][d] = {{"mean", mean}, {"std", sd}, {"n", v.size()}, {"values", v}};
+      fmt::print(" {:>22}", v.size() > 1 ? fmt::format("{:.3f} ± {:.3f}", mean, sd) : fmt::format("{:.3f}", mean));
+    }
+    fmt::print("\n");
+  }
+  fmt::print("(perplexity, seqlen {}, {} seed(s); ± is the standard deviation over calibration seeds)\n",
+             po.seqlen, seeds.size());
+  out["summary"] = summary;
+  out["seconds"] = std::chrono::duration<double>(Clock::now() - t_start).count();
+  if (!a.json.empty()) write_file_atomic(a.json, out.dump(2) + "\n");
+  return 0;
+}
+
+}  // namespace
+
+Runner add_sweep(CLI::App& app) {
+  auto a = std::make_shared<SweepArgs>();
+  auto* cmd = app.add_subcommand("sweep", "Quantize with several methods / bit-widths / seeds and compare");
+  cmd->add_option("--model", a->model, "Hugging Face model directory")->required();
+  cmd->add_option("--methods", a->methods, "Comma-separated methods (none = full precision)")->capture_default_str();
+  cmd->add_option("--wbits", a->wbits, "Comma-separated bit-widths")->capture_default_str();
+  cmd->add_option("--seeds", a->seeds, "Comma-separated calibration seeds")->capture_default_str();
+  add_quant_options(cmd, a->q, false);
+  cmd->add_option("--eval", a->eval, "Datasets: wikitext2,c4,ptb or files")->capture_default_str();
+  cmd->add_option("--eval-seqlen", a->eval_seqlen, "Evaluation window (default: the calibration seqlen)");
+  cmd->add_flag("--no-bos", a->no_bos, "Evaluate without BOS");
+  cmd->add_option("--data", a->data, "Datasets folder (default: $LOAQ_ASSETS/data)");
+  cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
+  cmd->add_option("--json", a->json, "Write all runs and the summary to this file");
+  cmd->add_flag("-q,--quiet", a->quiet, "No progress bars");
+  return [a] { return run_sweep(*a); };
+}
+
+}  // namespace loaq::cli

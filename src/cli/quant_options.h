@@ -1,0 +1,38 @@
+#pragma once
+// Options shared by the commands that quantize (`quantize`, `sweep`): method, grid, solver,
+// method parameters and calibration.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "pipeline/quantize.h"
+#include "text/calibration.h"
+
+namespace loaq::cli {
+
+struct QuantArgs {
+  std::string method = "gptq";
+  int wbits = 3;
+  int64_t group = -1;
+  bool sym = false, mse = false, act_order = false, static_groups = false;
+  double percdamp = 0.01;
+  int64_t blocksize = 128;
+  double alpha = LoaqParams{}.alpha, beta = LoaqParams{}.beta;
+  bool no_noa = false, no_soa = false;
+  double gptaq_alpha = 0.25, qronos_alpha = 1e-6;
+  std::string calib = "c4", calib_ids;
+  int64_t nsamples = 128, seqlen = 0;  // 0: min(2048, the model's context)
+  uint64_t seed = 0;
+};
+
+// Registers the options on `cmd`. `with_method`: add --method / --wbits (sweep has lists instead).
+void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method = true);
+
+// The pipeline configuration for method `method` at `wbits` (validated).
+QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits, bool progress);
+CalibConfig to_calib_config(const QuantArgs& a, int64_t model_context);
+
+// The settings as JSON, for reports.
+nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibSet& calib);
+
+}  // namespace loaq::cli

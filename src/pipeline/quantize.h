@@ -1,0 +1,65 @@
+#pragma once
+// The layer-wise driver (paper Algorithm 1): a full-precision stream (X, h) and a quantized stream
+// (X̂, ĥ) of the calibration windows are carried through the model; for each decoder layer and
+// each sub-layer (attention, then MLP), the statistics of W_in (q/k/v or gate/up) are accumulated
+// and W_in is quantized, then those of W_out (o or down) with the quantized W_in in place, then
+// both streams move on through the sub-layer.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "quant/grid.h"
+#include "quant/solver.h"
+#include "text/calibration.h"
+
+namespace loaq {
+
+enum class Method { kNone, kRtn, kGptq, kGptaq, kQronos, kLoaq };
+std::string method_name(Method m);
+// Parses none|rtn|gptq|gptaq|qronos|loaq; throws naming the valid choices.
+Method parse_method(const std::string& s);
+
+struct LoaqParams {
+  double alpha = 0.5;  // linear-layer output approximation weight (eq. 8)
+  double beta = 0.25;  // sub-layer output approximation weight (eq. 10)
+  bool noa = true;     // normalized sub-layer output approximation (eq. 12): per-token RMS rescaling
+  bool soa = true;     // sub-layer output approximation (the β term)
+};
+
+struct QuantizeConfig {
+  Method method = Method::kGptq;
+  GridConfig grid;
+  SolverConfig solver;
+  double gptaq_alpha = 0.25;   // GPTAQ's α (its fasterquant default)
+  double qronos_alpha = 1e-6;  // Qronos damping α · λmax(H) (brevitas default)
+  LoaqParams loaq;
+  int64_t chunk_samples = 8;   // calibration windows per forward chunk
+  bool progress = true;
+};
+
+struct LinearReport {
+  std::string name;         // "model.layers.3.self_attn.o_proj"
+  double objective = 0;     // tr((Q − W̃) H (Q − W̃)ᵀ) / tr(W̃ H W̃ᵀ): the solver's relative error
+  double damp = 0;
+  int damp_raises = 0;
+  int64_t dead_columns = 0;
+  double seconds = 0;
+};
+
+struct QuantizeReport {
+  std::vector<LinearReport> linears;
+  std::map<std::string, double> timings;  // seconds per stage
+  int64_t stream_bytes = 0;               // memory of the two hidden-state streams
+  int64_t calib_tokens = 0;
+};
+
+// Quantizes every linear of every decoder layer of `m` in place (their weights become the
+// dequantized Q); embeddings, norms and the head stay in full precision. The integer codes,
+// scales and zeros of each linear go to `out` (keyed by the module name). Method kNone changes
+// nothing. A NaN in a stream is an error naming the layer and sub-layer.
+QuantizeReport quantize_model(Model& m, const CalibSet& calib, const QuantizeConfig& cfg,
+                              std::map<std::string, QuantizedLinear>* out);
+
+}  // namespace loaq

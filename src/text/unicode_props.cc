@@ -1,0 +1,19 @@
+#include "text/unicode_props.h"
+
+#include <unicode/uchar.h>
+
+namespace loaq::unicode {
+
+bool is_white_space(char32_t c) { return u_hasBinaryProperty(UChar32(c), UCHAR_WHITE_SPACE); }
+
+bool is_word_char(char32_t c) {
+  const auto cp = UChar32(c);
+  if (u_hasBinaryProperty(cp, UCHAR_ALPHABETIC) || u_hasBinaryProperty(cp, UCHAR_JOIN_CONTROL))
+    return true;
+  const uint32_t mask = U_GET_GC_MASK(cp);
+  return (mask & (U_GC_M_MASK | U_GC_ND_MASK | U_GC_PC_MASK)) != 0;
+}
+
+bool is_numeric(char32_t c) { return (U_GET_GC_MASK(UChar32(c)) & U_GC_N_MASK) != 0; }
+
+}  // namespace loaq::unicode

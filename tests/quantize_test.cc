@@ -1,0 +1,164 @@
+// The layer-wise pipeline end to end on the real stories260K model: identities between methods,
+// determinism, and the `loaq quantize` command (output directory, report, reload, bad input).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "io/json_file.h"
+#include "pipeline/quantize.h"
+#include "test_assets.h"
+#include "text/calibration.h"
+
+namespace loaq {
+namespace {
+
+namespace fs = std::filesystem;
+
+CalibSet small_calib(const std::string& model_dir, uint64_t seed = 0) {
+  const auto tok = load_tokenizer(model_dir);
+  CalibConfig c;
+  c.nsamples = 8;
+  c.seqlen = 64;
+  c.seed = seed;
+  return sample_calibration(*tok, c, *test::assets_dir() + "/data");
+}
+
+QuantizeConfig config(Method m, int bits) {
+  QuantizeConfig q;
+  q.method = m;
+  q.grid.bits = bits;
+  q.progress = false;
+  return q;
+}
+
+std::vector<float> all_linear_weights(const Model& m) {
+  std::vector<float> v;
+  for (const auto& l : m.weights.layers)
+    for (LinearName n : kAllLinears) v.insert(v.end(), l.linear(n).w.data.begin(), l.linear(n).w.data.end());
+  return v;
+}
+
+// Algorithm 1 with α = β = 0 and no NOA quantizes W̃ = W with H = X̂ᵀX̂: exactly GPTQ.
+TEST(Pipeline, LoaqWithoutCorrectionsIsGptq) {
+  LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
+  const CalibSet calib = small_calib(dir);
+  Model a = load_model(dir), b = load_model(dir);
+  quantize_model(a, calib, config(Method::kGptq, 3), nullptr);
+  QuantizeConfig l = config(Method::kLoaq, 3);
+  l.loaq = {0.0, 0.0, false, false};
+  quantize_model(b, calib, l, nullptr);
+  EXPECT_EQ(all_linear_weights(a), all_linear_weights(b));
+}
+
+// Every method runs, changes the weights, keeps them finite, and gives the same bits twice.
+TEST(Pipeline, EveryMethodIsDeterministic) {
+  LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
+  const CalibSet calib = small_calib(dir);
+  const Model fp = load_model(dir);
+  for (Method m : {Method::kRtn, Method::kGptq, Method::kGptaq, Method::kQronos, Method::kLoaq}) {
+    Model a = fp, b = fp;
+    std::map<std::string, QuantizedLinear> qa;
+    const auto rep = quantize_model(a, calib, config(m, 2), &qa);
+    quantize_model(b, calib, config(m, 2), nullptr);
+    const auto wa = all_linear_weights(a);
+    EXPECT_EQ(wa, all_linear_weights(b)) << method_name(m);
+    EXPECT_NE(wa, all_linear_weights(fp)) << method_name(m);
+    for (float v : wa) ASSERT_TRUE(std::isfinite(v)) << method_name(m);
+    EXPECT_EQ(qa.size(), size_t(7 * fp.config.num_layers)) << method_name(m);
+    EXPECT_EQ(rep.linears.size(), size_t(7 * fp.config.num_layers)) << method_name(m);
+    // Each linear's weights lie on its grid: Q = scale · (code − zero).
+    for (const auto& [name, q] : qa) {
+      const int64_t G = q.scale.cols(), N = q.q.cols();
+      for (int64_t r = 0; r < q.q.rows(); r += 7)
+        for (int64_t c = 0; c < N; ++c) {
+          const int64_t g = q.g_idx[size_t(c)];
+          ASSERT_EQ(q.q.data[size_t(r * N + c)],
+                    q.scale.data[size_t(r * G + g)] * (float(q.codes[size_t(r * N + c)]) - q.zero.data[size_t(r * G + g)]))
+              << name;
+        }
+    }
+  }
+}
+
+int run(const std::string& cmd, std::string* out = nullptr) {
+  const std::string full = cmd + " 2>&1";
+  FILE* p = popen(full.c_str(), "r");
+  std::string s;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) s.append(buf, n);
+  const int st = pclose(p);
+  if (out) *out = s;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+struct TempDir {
+  fs::path p;
+  TempDir() : p(fs::temp_directory_path() / ("loaq_qtest_" + std::to_string(::getpid()))) {
+    fs::remove_all(p);
+    fs::create_directories(p);
+  }
+  ~TempDir() { fs::remove_all(p); }
+};
+
+// `loaq quantize` writes a loadable directory; `loaq eval` on it reproduces the perplexity the
+// quantize run reported, bit for bit (the weights are stored in F32).
+TEST(QuantizeCli, OutputReloadsWithTheSamePerplexity) {
+  LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  TempDir t;
+  const std::string bin = LOAQ_BINARY, out = (t.p / "q").string();
+  std::string log;
+  ASSERT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data + " --method loaq --wbits 3 --nsamples 8 "
+                "--seqlen 128 --eval c4 --out " + out, &log), 0) << log;
+  for (const char* f : {"config.json", "model.safetensors", "quant_state.safetensors", "report.json", "tokenizer.model"})
+    EXPECT_TRUE(fs::exists(fs::path(out) / f)) << f;
+  const auto report = read_json_file(out + "/report.json");
+  EXPECT_EQ(report.at("settings").at("method").get<std::string>(), "loaq");
+  EXPECT_EQ(report.at("linears").size(), 35u);
+  EXPECT_TRUE(report.at("timings").contains("solve"));
+  const std::string j = (t.p / "e.json").string();
+  ASSERT_EQ(run(bin + " eval -q --model " + out + " --data " + data + " --ppl c4 --seqlen 128 --json " + j, &log), 0) << log;
+  EXPECT_EQ(read_json_file(j).at("ppl").at("c4").get<double>(), report.at("ppl").at("c4").get<double>());
+
+  // The output directory exists now: refused without --force, replaced with it.
+  EXPECT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data + " --method rtn --wbits 4 --out " + out, &log), 1);
+  EXPECT_NE(log.find("exists"), std::string::npos) << log;
+  EXPECT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data + " --method rtn --wbits 4 --force --out " + out, &log), 0) << log;
+  EXPECT_EQ(read_json_file(out + "/report.json").at("settings").at("method").get<std::string>(), "rtn");
+  for (const auto& e : fs::directory_iterator(t.p))  // no temporary directory left behind
+    EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos) << e.path();
+}
+
+TEST(QuantizeCli, BadInput) {
+  LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  TempDir t;
+  const std::string bin = LOAQ_BINARY, base = bin + " quantize -q --model " + dir + " --data " + data + " --out " +
+                                              (t.p / "o").string();
+  struct Case {
+    std::string args, expect;
+  };
+  std::ofstream(t.p / "short.txt") << "just a few words of text";
+  const std::vector<Case> cases = {
+      {" --method awq", "--method 'awq'"},
+      {" --method gptq --seqlen 4096", "context"},
+      {" --method gptq --wbits 1", "bit-widths"},
+      {" --method gptq --group 0", "--group"},
+      {" --method gptq --calib " + (t.p / "short.txt").string() + " --seqlen 64", "not enough"},
+      {" --method gptq --calib no-such-file", "no-such-file"},
+      {" --method gptq --calib-ids " + (t.p / "missing.safetensors").string(), "missing.safetensors"},
+  };
+  for (const auto& c : cases) {
+    std::string log;
+    EXPECT_EQ(run(base + c.args, &log), 1) << c.args << "\n" << log;
+    EXPECT_NE(log.find(c.expect), std::string::npos) << c.args << "\n" << log;
+    EXPECT_FALSE(fs::exists(t.p / "o")) << c.args;
+  }
+}
+
+}  // namespace
+}  // namespace loaq
