@@ -13,6 +13,7 @@ Runner add_eval(CLI::App& app);
 Runner add_tokenize(CLI::App& app);
 Runner add_quantize(CLI::App& app);
 Runner add_sweep(CLI::App& app);
+Runner add_layer(CLI::App& app);
 
 // Folder of the shared assets: $LOAQ_ASSETS, else ../shared next to the source tree.
 std::string default_assets_dir();

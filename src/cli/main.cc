@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       {"quantize", loaq::cli::add_quantize(app)},
       {"eval", loaq::cli::add_eval(app)},
       {"sweep", loaq::cli::add_sweep(app)},
+      {"layer", loaq::cli::add_layer(app)},
       {"tokenize", loaq::cli::add_tokenize(app)},
   };
   try {
