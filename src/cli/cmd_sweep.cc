@@ -22,7 +22,7 @@ namespace {
 
 struct SweepArgs {
   std::string model, data, eval = "wikitext2,c4", json, methods = "none,rtn,gptq,gptaq,qronos,loaq",
-                                                        wbits = "2,3", seeds = "0";
+                                                        wbits = "2,3", seeds = "0", alphas, betas;
   int64_t eval_seqlen = 0;
   bool no_bos = false, quiet = false;
   int threads = 0;
@@ -57,6 +57,21 @@ std::vector<T> parse_list(const std::string& s, const char* opt) {
   return out;
 }
 
+std::vector<double> parse_doubles(const std::string& s, const char* opt, double fallback) {
+  if (s.empty()) return {fallback};
+  std::vector<double> out;
+  for (const auto& x : split_csv(s)) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stod(x, &used));
+      if (used != x.size()) throw std::invalid_argument(x);
+    } catch (const std::exception&) {
+      fail("{}: '{}' is not a number", opt, x);
+    }
+  }
+  return out;
+}
+
 int run_sweep(const SweepArgs& a) {
   using Clock = std::chrono::steady_clock;
   set_num_threads(a.threads);
@@ -68,6 +83,8 @@ int run_sweep(const SweepArgs& a) {
   const auto methods = split_csv(a.methods);
   const auto bits = parse_list<int>(a.wbits, "--wbits");
   const auto seeds = parse_list<uint64_t>(a.seeds, "--seeds");
+  const auto alphas = parse_doubles(a.alphas, "--alphas", a.q.alpha);
+  const auto betas = parse_doubles(a.betas, "--betas", a.q.beta);
   for (const auto& m : methods) parse_method(m);  // validate before any work
 
   PplSuiteOptions po;
@@ -99,40 +116,48 @@ int run_sweep(const SweepArgs& a) {
     const CalibConfig cc = to_calib_config(qa, fp.config.max_position_embeddings);
     const CalibSet calib = sample_calibration(*tok, cc, data);
     for (const auto& method : methods) {
-      for (int b : (method == "none" ? std::vector<int>{16} : bits)) {
-        if (method == "none" && seed != seeds.front()) continue;  // FP does not depend on the seed
-        const auto t0 = Clock::now();
-        Model m = fp;
-        const QuantizeConfig qc = to_quantize_config(qa, method, method == "none" ? 4 : b, !a.quiet);
-        const QuantizeReport rep = quantize_model(m, calib, qc, nullptr);
-        const auto res = run_ppl_suite(m, streams, po);
-        nlohmann::ordered_json run;
-        run["settings"] = quant_settings_json(qc, calib);
-        run["settings"]["seed"] = seed;
-        if (method == "none") run["settings"]["grid"] = "full precision";
-        run["timings"] = rep.timings;
-        run["seconds"] = std::chrono::duration<double>(Clock::now() - t0).count();
-        add_ppl_json(run, res);
-        out["runs"].push_back(run);
-        const std::string key = method == "none" ? "fp16" : fmt::format("{} w{}", method, b);
-        auto& row = row_of(key);
-        std::string line = fmt::format("{:<14} seed {:<4}", key, seed);
-        for (const auto& p : res) {
-          row[p.name].push_back(p.r.ppl);
-          line += fmt::format(" {} {:.3f}", p.name, p.r.ppl);
-        }
-        fmt::print(stderr, "{}  ({:.1f} s)\n", line, run["seconds"].get<double>());
-      }
+      const bool is_loaq = method == "loaq";
+      for (int b : (method == "none" ? std::vector<int>{16} : bits))
+        for (double alpha : is_loaq ? alphas : std::vector<double>{a.q.alpha})
+          for (double beta : is_loaq ? betas : std::vector<double>{a.q.beta}) {
+            if (method == "none" && seed != seeds.front()) continue;  // FP does not depend on the seed
+            const auto t0 = Clock::now();
+            Model m = fp;
+            QuantArgs qb = qa;
+            qb.alpha = alpha;
+            qb.beta = beta;
+            const QuantizeConfig qc = to_quantize_config(qb, method, method == "none" ? 4 : b, !a.quiet);
+            const QuantizeReport rep = quantize_model(m, calib, qc, nullptr);
+            const auto res = run_ppl_suite(m, streams, po);
+            nlohmann::ordered_json run;
+            run["settings"] = quant_settings_json(qc, calib);
+            run["settings"]["seed"] = seed;
+            if (method == "none") run["settings"]["grid"] = "full precision";
+            run["timings"] = rep.timings;
+            run["seconds"] = std::chrono::duration<double>(Clock::now() - t0).count();
+            add_ppl_json(run, res);
+            out["runs"].push_back(run);
+            std::string key = method == "none" ? "fp" : fmt::format("{} w{}", method, b);
+            if (is_loaq && (alphas.size() > 1 || betas.size() > 1))
+              key += fmt::format(" α{:g} β{:g}", alpha, beta);
+            auto& row = row_of(key);
+            std::string line = fmt::format("{:<24} seed {:<4}", key, seed);
+            for (const auto& p : res) {
+              row[p.name].push_back(p.r.ppl);
+              line += fmt::format(" {} {:.3f}", p.name, p.r.ppl);
+            }
+            fmt::print(stderr, "{}  ({:.1f} s)\n", line, run["seconds"].get<double>());
+          }
     }
   }
 
   // The table: mean ± sample standard deviation over seeds.
-  fmt::print("\n{:<16}", "method");
+  fmt::print("\n{:<26}", "method");
   for (const auto& d : po.datasets) fmt::print(" {:>22}", d);
   fmt::print("\n");
   nlohmann::ordered_json summary = nlohmann::ordered_json::object();
   for (const auto& [key, cols] : table) {
-    fmt::print("{:<16}", key);
+    fmt::print("{:<26}", key);
     for (const auto& d : po.datasets) {
       const auto& v = cols.at(d);
       double mean = 0;
@@ -163,6 +188,8 @@ Runner add_sweep(CLI::App& app) {
   cmd->add_option("--methods", a->methods, "Comma-separated methods (none = full precision)")->capture_default_str();
   cmd->add_option("--wbits", a->wbits, "Comma-separated bit-widths")->capture_default_str();
   cmd->add_option("--seeds", a->seeds, "Comma-separated calibration seeds")->capture_default_str();
+  cmd->add_option("--alphas", a->alphas, "LoaQ: comma-separated α values to sweep (default: --alpha)");
+  cmd->add_option("--betas", a->betas, "LoaQ: comma-separated β values to sweep (default: --beta)");
   add_quant_options(cmd, a->q, false);
   cmd->add_option("--eval", a->eval, "Datasets: wikitext2,c4,ptb or files")->capture_default_str();
   cmd->add_option("--eval-seqlen", a->eval_seqlen, "Evaluation window (default: the calibration seqlen)");

@@ -120,13 +120,18 @@ CalibSet sample_calibration(const Tokenizer& tok, const CalibConfig& cfg, const 
   if (!cfg.ids_file.empty()) return from_ids_file(cfg);
   if (cfg.nsamples < 1 || cfg.seqlen < 2)
     fail("calibration needs nsamples ≥ 1 and seqlen ≥ 2 (got {} and {})", cfg.nsamples, cfg.seqlen);
-  if (cfg.source == "c4") {
-    const auto path = (fs::path(data_dir) / "c4" / "c4-train.00000-of-01024.first1041.jsonl").string();
+  if (cfg.source == "c4" || cfg.source == "c4-head") {
+    const auto path = c4_train_path(data_dir);
     if (!fs::exists(path)) fail("calibration set 'c4': file '{}' not found (set --data or LOAQ_ASSETS)", path);
-    return from_documents(tok, read_jsonl_texts(path), cfg, path);
+    auto docs = read_jsonl_texts(path);
+    if (cfg.source == "c4-head") {
+      if (int64_t(docs.size()) <= kC4HeadDocs) fail("{}: fewer than {} documents", path, kC4HeadDocs + 1);
+      docs.resize(size_t(kC4HeadDocs));
+    }
+    return from_documents(tok, docs, cfg, cfg.source == "c4" ? path : path + " (first 937 documents)");
   }
   if (!fs::is_regular_file(cfg.source))
-    fail("--calib '{}': expected c4 or the path of a .jsonl or text file", cfg.source);
+    fail("--calib '{}': expected c4, c4-head or the path of a .jsonl or text file", cfg.source);
   if (fs::path(cfg.source).extension() == ".jsonl")
     return from_documents(tok, read_jsonl_texts(cfg.source), cfg, cfg.source);
   const auto stream = tok.encode_with_special(read_file(cfg.source));

@@ -133,6 +133,10 @@ std::string file_text(const std::string& path) {
   return read_file(path);
 }
 
+std::string c4_train_path(const std::string& data_dir) {
+  return (fs::path(data_dir) / "c4" / "c4-train.00000-of-01024.first1041.jsonl").string();
+}
+
 EvalDataset load_eval_dataset(const std::string& name, const std::string& data_dir) {
   EvalDataset d;
   d.name = name;
@@ -149,12 +153,28 @@ EvalDataset load_eval_dataset(const std::string& name, const std::string& data_d
     d.path = need(data / "c4" / "c4-validation.00000-of-00008.first1025.jsonl");
     d.text = c4_text(d.path);
     d.windows_cap = 256;
+  } else if (name == "c4-heldout") {
+    d.path = need(c4_train_path(data_dir));
+    std::ifstream in(d.path, std::ios::binary);
+    std::string line;
+    int64_t doc = 0;
+    while (std::getline(in, line)) {
+      if (py_blank(line)) continue;
+      if (doc++ < kC4HeadDocs) continue;
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
+        fail("{}: document {} has no string field 'text'", d.path, doc);
+      if (!d.text.empty()) d.text += ' ';
+      d.text += j["text"].get<std::string>();
+    }
+    if (d.text.empty()) fail("{}: fewer than {} documents, nothing held out", d.path, kC4HeadDocs + 1);
   } else if (name == "ptb") {
     d.path = need(data / "ptb" / "ptb.test.txt");
     d.text = ptb_text(d.path);
   } else {
     if (!fs::is_regular_file(name))
-      fail("unknown dataset '{}': expected wikitext2, c4, ptb or the path of a text/jsonl file", name);
+      fail("unknown dataset '{}': expected wikitext2, c4, ptb, c4-heldout or the path of a text/jsonl file",
+           name);
     d.path = name;
     d.text = file_text(name);
   }

@@ -17,6 +17,12 @@ std::string ptb_text(const std::string& txt_path);
 // A user's file: a .jsonl is joined like C4 (its "text" fields), anything else is read verbatim.
 std::string file_text(const std::string& path);
 
+// The C4 train file is split for hyper-parameter tuning: calibration source "c4-head" draws from
+// its first kC4HeadDocs documents, evaluation set "c4-heldout" is the rest joined with " " (windows
+// that no calibration window of "c4-head" can overlap). Plain "c4" calibration uses all of them.
+inline constexpr int64_t kC4HeadDocs = 937;  // 90 % of the 1041 documents
+std::string c4_train_path(const std::string& data_dir);
+
 // A named evaluation set resolved against the assets folder, or a file path.
 struct EvalDataset {
   std::string name;       // "wikitext2", "c4", "ptb" or the path
@@ -26,7 +32,8 @@ struct EvalDataset {
   std::optional<int64_t> windows_cap;
 };
 
-// `name` is wikitext2, c4, ptb (looked up under <data_dir>/...) or a path to a text/jsonl file.
+// `name` is wikitext2, c4, ptb, c4-heldout (looked up under <data_dir>/...) or a path to a
+// text/jsonl file.
 // Errors name the missing file.
 EvalDataset load_eval_dataset(const std::string& name, const std::string& data_dir);
 

@@ -105,12 +105,13 @@ AddedVocabulary::AddedVocabulary(std::vector<AddedToken> tokens,
     tokens_.push_back(std::move(t));
   }
   for (size_t i = 0; i < tokens_.size(); ++i) {
-    const AddedToken& t = tokens_[i];
+    AddedToken& t = tokens_[i];
     by_id_.emplace(t.id, i);
     if (t.normalized) {
-      const std::string form = normalize(normalizer, t.content);
-      if (!form.empty()) normalized_.add(form, int32_t(i));
+      t.form = normalize(normalizer, t.content);
+      if (!t.form.empty()) normalized_.add(t.form, int32_t(i));
     } else {
+      t.form = t.content;
       raw_.add(t.content, int32_t(i));
     }
   }

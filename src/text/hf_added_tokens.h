@@ -29,6 +29,9 @@ struct AddedToken {
   bool lstrip = false;
   bool rstrip = false;
   bool normalized = false;
+  // What is searched for and what decoding gives: the content, under the normalizer when
+  // `normalized` (set by AddedVocabulary).
+  std::string form;
 };
 
 // A stretch [begin, end) of the searched string: an added token (id >= 0) or text (id == -1).

@@ -19,10 +19,18 @@ constexpr size_t kCacheCapacity = 10000;
 // Ids beyond this are rejected: the id -> token table is dense.
 constexpr int64_t kMaxId = int64_t(1) << 26;
 
-uint64_t pack(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+uint64_t pack(int32_t a, int32_t b) {
+  return (uint64_t(uint32_t(a)) << 32) | uint32_t(b);
+}
 
+// splitmix64's finalizer: every bit of both ids reaches the low bits used as the slot.
 size_t slot_of(uint64_t key, size_t mask) {
-  return size_t((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+  key ^= key >> 30;
+  key *= 0xBF58476D1CE4E5B9ull;
+  key ^= key >> 27;
+  key *= 0x94D049BB133111EBull;
+  key ^= key >> 31;
+  return size_t(key) & mask;
 }
 
 }  // namespace
@@ -43,14 +51,14 @@ const BpeModel::Merge* BpeModel::PairTable::find(uint64_t key) const {
   return nullptr;
 }
 
-BpeModel::BpeModel(TokenVocab vocab,
-                   const std::vector<std::pair<std::string, std::string>>& merges,
+BpeModel::BpeModel(TokenVocab vocab, const std::vector<std::pair<std::string, std::string>>& merges,
                    BpeOptions options, const std::string& where)
     : vocab_(std::move(vocab)), options_(std::move(options)) {
   if (vocab_.size() == 0) fail("{}: the BPE vocabulary is empty", where);
   if (options_.unk_token) {
     unk_id_ = vocab_.find(*options_.unk_token);
-    if (unk_id_ < 0) fail("{}: unk_token '{}' is not in the vocabulary", where, *options_.unk_token);
+    if (unk_id_ < 0)
+      fail("{}: unk_token '{}' is not in the vocabulary", where, *options_.unk_token);
   }
   for (int b = 0; b < 256; ++b) byte_ids_[b] = vocab_.find(fmt::format("<0x{:02X}>", b));
 
@@ -64,15 +72,19 @@ BpeModel::BpeModel(TokenVocab vocab,
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [a, b] = merges[rank];
     const int32_t ia = vocab_.find(a), ib = vocab_.find(b);
-    if (ia < 0) fail("{}: merge {} ('{} {}') refers to '{}', which is not in the vocabulary", where, rank, a, b, a);
-    if (ib < 0) fail("{}: merge {} ('{} {}') refers to '{}', which is not in the vocabulary", where, rank, a, b, b);
+    if (ia < 0)
+      fail("{}: model.merges[{}] ('{} {}') refers to '{}', which is not in the vocabulary", where,
+           rank, a, b, a);
+    if (ib < 0)
+      fail("{}: model.merges[{}] ('{} {}') refers to '{}', which is not in the vocabulary", where,
+           rank, a, b, b);
     // The merged token: a + b without b's continuing-subword prefix.
     joined.assign(a);
     joined.append(std::string_view(b).substr(std::min(prefix_len, b.size())));
     const int32_t id = vocab_.find(joined);
     if (id < 0)
-      fail("{}: merge {} ('{} {}') makes '{}', which is not in the vocabulary", where, rank, a, b,
-           joined);
+      fail("{}: model.merges[{}] ('{} {}') makes '{}', which is not in the vocabulary", where, rank,
+           a, b, joined);
     merges_.insert(pack(ia, ib), Merge{int32_t(rank), id});
   }
 }
@@ -121,7 +133,8 @@ BpeModel BpeModel::from_json(const nlohmann::json& m, const std::string& where) 
   }
 
   const auto mit = m.find("merges");
-  if (mit == m.end() || !mit->is_array()) fail("{}: model.merges is missing or not an array", where);
+  if (mit == m.end() || !mit->is_array())
+    fail("{}: model.merges is missing or not an array", where);
   std::vector<std::pair<std::string, std::string>> merges;
   merges.reserve(mit->size());
   size_t i = 0;
@@ -269,6 +282,11 @@ void BpeModel::merge_word(std::string_view w, std::vector<int32_t>& out) const {
   }
   for (const Symbol& s : sym)
     if (s.alive) out.push_back(s.id);
+  // The scratch buffers are reused across words; a huge word (a whole text for files without a
+  // pre-tokenizer) does not get to keep its memory.
+  constexpr size_t kKeep = size_t(1) << 16;
+  if (sym.capacity() > kKeep) std::vector<Symbol>().swap(sym);
+  if (queue.capacity() > kKeep) std::vector<Candidate>().swap(queue);
 }
 
 }  // namespace loaq

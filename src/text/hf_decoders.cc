@@ -50,9 +50,10 @@ void parse_into(const nlohmann::json& j, const std::string& where, const std::st
     step.start = size_t(json_count(j, "start", 0, where, path));
     step.stop = size_t(json_count(j, "stop", 0, where, path));
   } else {
-    fail("{}: {}: decoder type '{}' is not supported (supported: Sequence, ByteLevel, Metaspace, "
-         "Replace, ByteFallback, Fuse, Strip)",
-         where, path, type);
+    fail(
+        "{}: {}: decoder type '{}' is not supported (supported: Sequence, ByteLevel, Metaspace, "
+        "Replace, ByteFallback, Fuse, Strip)",
+        where, path, type);
   }
   steps.push_back(std::move(step));
 }
@@ -148,8 +149,8 @@ std::vector<std::string> strip(const DecoderStep& step, std::vector<std::string>
     size_t b = 0, e = t.size();
     for (size_t k = 0; k < step.start && e - b >= c.size() && t.compare(b, c.size(), c) == 0; ++k)
       b += c.size();
-    for (size_t k = 0; k < step.stop && e - b >= c.size() && t.compare(e - c.size(), c.size(), c) == 0;
-         ++k)
+    for (size_t k = 0;
+         k < step.stop && e - b >= c.size() && t.compare(e - c.size(), c.size(), c) == 0; ++k)
       e -= c.size();
     t = t.substr(b, e - b);
   }

@@ -3,9 +3,8 @@
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "text/hf_json.h"
@@ -33,7 +32,8 @@ const icu::Normalizer2& icu_normalizer(NormalizerKind kind) {
       n = icu::Normalizer2::getNFKDInstance(status);
       break;
   }
-  if (U_FAILURE(status) || !n) fail("ICU: cannot load the Unicode normalization data ({})", u_errorName(status));
+  if (U_FAILURE(status) || !n)
+    fail("ICU: cannot load the Unicode normalization data ({})", u_errorName(status));
   return *n;
 }
 
@@ -120,9 +120,10 @@ void parse_into(const nlohmann::json& j, const std::string& where, const std::st
     step.strip_left = json_bool(j, "strip_left", false, where, path);
     step.strip_right = json_bool(j, "strip_right", false, where, path);
   } else {
-    fail("{}: {}: normalizer type '{}' is not supported (supported: Sequence, Prepend, Replace, "
-         "NFC, NFD, NFKC, NFKD, Strip)",
-         where, path, type);
+    fail(
+        "{}: {}: normalizer type '{}' is not supported (supported: Sequence, Prepend, Replace, "
+        "NFC, NFD, NFKC, NFKD, Strip)",
+        where, path, type);
   }
   chain.push_back(std::move(step));
 }

@@ -1,7 +1,7 @@
 #pragma once
 // The "normalizer" of a tokenizer.json: applied to each section of the input between added tokens,
-// before pre-tokenization. Supported: Sequence (flattened into a chain), Prepend, Replace (String or
-// Regex pattern), NFC, NFD, NFKC, NFKD (through ICU), Strip, and null (no normalizer).
+// before pre-tokenization. Supported: Sequence (flattened into a chain), Prepend, Replace (String
+// or Regex pattern), NFC, NFD, NFKC, NFKD (through ICU), Strip, and null (no normalizer).
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -16,8 +16,8 @@ enum class NormalizerKind { kPrepend, kReplace, kNfc, kNfd, kNfkc, kNfkd, kStrip
 
 struct NormalizerStep {
   NormalizerKind kind = NormalizerKind::kNfc;
-  std::string text;                // Prepend: the prefix; Replace: the replacement
-  std::optional<HfRegex> pattern;  // Replace: what is replaced
+  std::string text;                              // Prepend: the prefix; Replace: the replacement
+  std::optional<HfRegex> pattern;                // Replace: what is replaced
   bool strip_left = false, strip_right = false;  // Strip
 };
 

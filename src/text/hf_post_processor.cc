@@ -75,9 +75,10 @@ void parse_into(const nlohmann::json& j, const std::string& where, const std::st
   } else if (type == "ByteLevel") {
     // Adjusts offsets only; the ids are unchanged.
   } else {
-    fail("{}: {}: post-processor type '{}' is not supported (supported: TemplateProcessing, "
-         "BertProcessing, RobertaProcessing, ByteLevel, Sequence)",
-         where, path, type);
+    fail(
+        "{}: {}: post-processor type '{}' is not supported (supported: TemplateProcessing, "
+        "BertProcessing, RobertaProcessing, ByteLevel, Sequence)",
+        where, path, type);
   }
 }
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -28,9 +27,10 @@ SplitBehavior parse_behavior(const nlohmann::json& j, const std::string& where,
   if (b == "MergedWithPrevious") return SplitBehavior::kMergedWithPrevious;
   if (b == "MergedWithNext") return SplitBehavior::kMergedWithNext;
   if (b == "Contiguous") return SplitBehavior::kContiguous;
-  fail("{}: {}.behavior '{}' is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, "
-       "Contiguous",
-       where, path, b);
+  fail(
+      "{}: {}.behavior '{}' is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, "
+      "Contiguous",
+      where, path, b);
 }
 
 void parse_into(const nlohmann::json& j, const std::string& where, const std::string& path,
@@ -82,9 +82,10 @@ void parse_into(const nlohmann::json& j, const std::string& where, const std::st
     step.kind = PreTokenizerKind::kDigits;
     step.individual_digits = json_bool(j, "individual_digits", false, where, path);
   } else {
-    fail("{}: {}: pre-tokenizer type '{}' is not supported (supported: Sequence, Split, "
-         "ByteLevel, Metaspace, Digits)",
-         where, path, type);
+    fail(
+        "{}: {}: pre-tokenizer type '{}' is not supported (supported: Sequence, Split, "
+        "ByteLevel, Metaspace, Digits)",
+        where, path, type);
   }
   chain.push_back(std::move(step));
 }

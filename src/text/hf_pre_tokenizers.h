@@ -24,14 +24,14 @@ enum class PrependScheme { kAlways, kFirst, kNever };
 
 struct PreTokenizerStep {
   PreTokenizerKind kind = PreTokenizerKind::kSplit;
-  std::optional<HfRegex> pattern;                   // Split; ByteLevel with use_regex
-  SplitBehavior behavior = SplitBehavior::kIsolated;  // Split
-  bool invert = false;                                // Split
-  bool add_prefix_space = false;                      // ByteLevel
-  std::string replacement;                            // Metaspace (one character, UTF-8)
+  std::optional<HfRegex> pattern;                         // Split; ByteLevel with use_regex
+  SplitBehavior behavior = SplitBehavior::kIsolated;      // Split
+  bool invert = false;                                    // Split
+  bool add_prefix_space = false;                          // ByteLevel
+  std::string replacement;                                // Metaspace (one character, UTF-8)
   PrependScheme prepend_scheme = PrependScheme::kAlways;  // Metaspace
-  bool split = true;                                  // Metaspace
-  bool individual_digits = false;                     // Digits
+  bool split = true;                                      // Metaspace
+  bool individual_digits = false;                         // Digits
 };
 
 using PreTokenizerChain = std::vector<PreTokenizerStep>;

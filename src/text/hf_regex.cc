@@ -124,6 +124,17 @@ std::string onig_to_pcre2(std::string_view p) {
           continue;
       }
     }
+    if (!in_class && c == '(' && i + 1 < p.size() && p[i + 1] == '?') {
+      // Option group (?imx-imx) or (?imx-imx:...): Ruby's m is PCRE2's s (dot matches newline).
+      size_t k = i + 2;
+      while (k < p.size() && (p[k] == 'i' || p[k] == 'm' || p[k] == 'x' || p[k] == '-')) ++k;
+      if (k > i + 2 && k < p.size() && (p[k] == ':' || p[k] == ')')) {
+        out.append("(?");
+        for (size_t f = i + 2; f < k; ++f) out.push_back(p[f] == 'm' ? 's' : p[f]);
+        i = k - 1;
+        continue;
+      }
+    }
     if (in_class) {
       if (c == ']' && !class_start) {
         in_class = false;
@@ -189,13 +200,11 @@ std::vector<std::pair<size_t, size_t>> HfRegex::find_all(std::string_view s) con
   PCRE2_SIZE start = 0;
   size_t last_end = std::string_view::npos;
   while (start <= s.size()) {
-    const int rc = code_->jit ? pcre2_jit_match(code_->re, subject, s.size(), start, 0, st.data,
-                                                st.context)
-                              : pcre2_match(code_->re, subject, s.size(), start, 0, st.data,
-                                            st.context);
+    const int rc =
+        code_->jit ? pcre2_jit_match(code_->re, subject, s.size(), start, 0, st.data, st.context)
+                   : pcre2_match(code_->re, subject, s.size(), start, 0, st.data, st.context);
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0)
-      fail("regex '{}': matching failed: {}", source_, pcre2_message(rc));
+    if (rc < 0) fail("regex '{}': matching failed: {}", source_, pcre2_message(rc));
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.data);
     const size_t b = ov[0], e = ov[1];
     if (b == e && b == last_end) {

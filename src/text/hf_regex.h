@@ -5,11 +5,12 @@
 // The reference compiles these patterns with Oniguruma, whose escapes differ from PCRE2's in a few
 // places; the pattern is rewritten so they mean what Oniguruma means:
 //   \s \S  -> Unicode White_Space (PCRE2's \s is a slightly different set)
-//   \w \W  -> letters, marks, decimal digits, connector punctuation (PCRE2: letters, all numbers, _)
-//   \h \H  -> hexadecimal digits (PCRE2: horizontal space)
-//   \uHHHH -> the code point U+HHHH
-// ^ and $ match at line boundaries, as in Oniguruma's Ruby syntax. Everything else (\p{..}, (?i:..),
-// lookarounds, counted repeats) has the same meaning in both.
+//   \w \W  -> letters, marks, decimal digits, connector punctuation (PCRE2: letters, all numbers,
+//   _) \h \H  -> hexadecimal digits (PCRE2: horizontal space) \uHHHH -> the code point U+HHHH
+//   (?m)   -> (?s): Ruby-style option letters, where m lets '.' match a newline
+// ^ and $ match at line boundaries (Oniguruma's default syntax has no single-line option).
+// Everything else used by tokenizer files (\p{..}, (?i:..), lookarounds, counted and possessive
+// repeats) has the same meaning in both.
 //
 // Input that is not valid UTF-8 is searched as it is (PCRE2_MATCH_INVALID_UTF): an ill-formed byte
 // sequence never matches any part of a pattern, so it always falls between matches.

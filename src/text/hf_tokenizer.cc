@@ -10,10 +10,12 @@ namespace loaq {
 
 namespace {
 
-// A token named in tokenizer_config.json, as a string or an AddedToken object.
-std::optional<std::string> config_token(const nlohmann::json& cfg, const char* key) {
+// A token named in tokenizer_config.json, as a string or an AddedToken object; `fallback` when
+// the key is absent (an explicit null means none).
+std::optional<std::string> config_token(const nlohmann::json& cfg, const char* key,
+                                        const char* fallback) {
   const auto it = cfg.find(key);
-  if (it == cfg.end()) return std::nullopt;
+  if (it == cfg.end()) return fallback;
   if (it->is_string()) return it->get<std::string>();
   if (it->is_object() && it->contains("content") && (*it)["content"].is_string())
     return (*it)["content"].get<std::string>();
@@ -51,8 +53,7 @@ HfTokenizer::HfTokenizer(const nlohmann::json& j, const nlohmann::json& config, 
   } else {
     fail("{}: model has no \"type\"", source_);
   }
-  if (type != "BPE")
-    fail("{}: model type '{}' is not supported (supported: BPE)", source_, type);
+  if (type != "BPE") fail("{}: model type '{}' is not supported (supported: BPE)", source_, type);
   model_ = std::make_unique<BpeModel>(BpeModel::from_json(model, source_));
 
   normalizer_ = parse_normalizer(field("normalizer"), source_);
@@ -63,13 +64,14 @@ HfTokenizer::HfTokenizer(const nlohmann::json& j, const nlohmann::json& config, 
   decoder_ = parse_decoder(field("decoder"), source_);
 
   if (config.is_object() && is_llama_class(config)) {
-    // transformers' LlamaTokenizerFast.update_post_processor.
-    const auto token_id = [&](const char* key) -> std::optional<int32_t> {
-      const auto name = config_token(config, key);
+    // transformers' LlamaTokenizerFast.update_post_processor (its defaults: bos <s>, eos </s>).
+    const auto token_id = [&](const char* key, const char* fallback) -> std::optional<int32_t> {
+      const auto name = config_token(config, key, fallback);
       if (!name) return std::nullopt;
       int32_t id = added_.find(*name);
       if (id < 0) id = model_->vocab().find(*name);
-      if (id < 0) fail("{}: tokenizer_config.json {} '{}' is not in the vocabulary", source_, key, *name);
+      if (id < 0)
+        fail("{}: tokenizer_config.json {} '{}' is not in the vocabulary", source_, key, *name);
       return id;
     };
     const auto flag = [&](const char* key, bool fallback) {
@@ -80,11 +82,11 @@ HfTokenizer::HfTokenizer(const nlohmann::json& j, const nlohmann::json& config, 
     const bool add_eos_token = flag("add_eos_token", false);
     std::optional<int32_t> bos, eos;
     if (add_bos_token) {
-      bos = token_id("bos_token");
+      bos = token_id("bos_token", "<s>");
       if (!bos) fail("{}: tokenizer_config.json sets add_bos_token but has no bos_token", source_);
     }
     if (add_eos_token) {
-      eos = token_id("eos_token");
+      eos = token_id("eos_token", "</s>");
       if (!eos) fail("{}: tokenizer_config.json sets add_eos_token but has no eos_token", source_);
     }
     post_processor_ = llama_template(bos, eos);
@@ -131,7 +133,7 @@ std::string HfTokenizer::decode(std::span<const int32_t> ids) const {
   tokens.reserve(ids.size());
   for (const int32_t id : ids) {
     if (const AddedToken* t = added_.find(id)) {
-      tokens.push_back(t->content);
+      tokens.push_back(t->form);
     } else if (const auto piece = model_->vocab().token(id)) {
       tokens.emplace_back(*piece);
     }  // ids that no token has are skipped, as in the reference
@@ -146,7 +148,7 @@ int64_t HfTokenizer::vocab_size() const {
 }
 
 std::string HfTokenizer::id_to_piece(int32_t id) const {
-  if (const AddedToken* t = added_.find(id)) return t->content;
+  if (const AddedToken* t = added_.find(id)) return t->form;
   if (const auto piece = model_->vocab().token(id)) return std::string(*piece);
   fail("{}: no token has id {}", source_, id);
 }

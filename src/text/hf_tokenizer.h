@@ -10,11 +10,12 @@
 // with_special_tokens applies the post-processor (hf_post_processor.h); decode maps ids to token
 // strings (added tokens first, unknown ids skipped) and runs the decoder (hf_decoders.h).
 //
-// Input that is not valid UTF-8 is tokenized, never rejected: ill-formed bytes pass the
-// normalizers unchanged, are never matched by a pre-tokenizer regex (so they end up in pieces of
-// their own or with their non-matching neighbours), and in the model they become byte tokens (the
-// byte-level alphabet, or <0xXX> with byte_fallback), else unk_token, else nothing. Decoding gives
-// U+FFFD for bytes that do not form UTF-8, as the reference does.
+// Input that is not valid UTF-8 (which the reference never sees: it takes Rust or JavaScript
+// strings) is tokenized, never rejected: ill-formed bytes pass the normalizers unchanged, are never
+// matched by a pre-tokenizer regex (so they end up in pieces of their own or with their
+// non-matching neighbours), and in the model they become byte tokens (the byte-level alphabet, or
+// <0xXX> with byte_fallback), else unk_token, else nothing. Decoding gives U+FFFD for bytes that do
+// not form UTF-8, as the reference does.
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>

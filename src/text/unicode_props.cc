@@ -4,7 +4,9 @@
 
 namespace loaq::unicode {
 
-bool is_white_space(char32_t c) { return u_hasBinaryProperty(UChar32(c), UCHAR_WHITE_SPACE); }
+bool is_white_space(char32_t c) {
+  return u_hasBinaryProperty(UChar32(c), UCHAR_WHITE_SPACE);
+}
 
 bool is_word_char(char32_t c) {
   const auto cp = UChar32(c);
@@ -14,6 +16,8 @@ bool is_word_char(char32_t c) {
   return (mask & (U_GC_M_MASK | U_GC_ND_MASK | U_GC_PC_MASK)) != 0;
 }
 
-bool is_numeric(char32_t c) { return (U_GET_GC_MASK(UChar32(c)) & U_GC_N_MASK) != 0; }
+bool is_numeric(char32_t c) {
+  return (U_GET_GC_MASK(UChar32(c)) & U_GC_N_MASK) != 0;
+}
 
 }  // namespace loaq::unicode

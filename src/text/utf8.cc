@@ -4,7 +4,9 @@ namespace loaq::utf8 {
 
 namespace {
 
-bool is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
+bool is_cont(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
 
 }  // namespace
 

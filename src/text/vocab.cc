@@ -6,7 +6,9 @@ namespace loaq {
 
 namespace {
 
-uint64_t hash_of(std::string_view s) { return std::hash<std::string_view>{}(s); }
+uint64_t hash_of(std::string_view s) {
+  return std::hash<std::string_view>{}(s);
+}
 
 }  // namespace
 
