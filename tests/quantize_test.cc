@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "io/json_file.h"
+#include "pipeline/output.h"
 #include "pipeline/quantize.h"
 #include "test_assets.h"
 #include "text/calibration.h"
@@ -158,6 +159,30 @@ TEST(QuantizeCli, BadInput) {
     EXPECT_NE(log.find(c.expect), std::string::npos) << c.args << "\n" << log;
     EXPECT_FALSE(fs::exists(t.p / "o")) << c.args;
   }
+}
+
+// Weights that make the activations overflow: a clear error naming the layer and sub-layer, and
+// no output directory.
+TEST(QuantizeCli, OverflowingStreamIsAnError) {
+  LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  TempDir t;
+  const fs::path model = t.p / "model";
+  fs::create_directories(model);
+  for (const char* f : {"config.json", "tokenizer.model", "tokenizer_config.json"})
+    fs::copy_file(fs::path(dir) / f, model / f);
+  Model m = load_model(dir);
+  for (auto& v : m.weights.layers[1].down.w.data) v = 3e38f;  // the sum over 172 inputs overflows
+  write_model_safetensors(m, (model / "model.safetensors").string());
+  std::string log;
+  EXPECT_EQ(run(std::string(LOAQ_BINARY) + " quantize -q --model " + model.string() + " --data " + data +
+                    " --method gptq --wbits 4 --nsamples 4 --seqlen 64 --out " + (t.p / "o").string(),
+                &log),
+            1)
+      << log;
+  EXPECT_NE(log.find("layer"), std::string::npos) << log;
+  EXPECT_NE(log.find("non-finite"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(t.p / "o"));
 }
 
 }  // namespace

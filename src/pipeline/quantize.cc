@@ -247,6 +247,10 @@ class Driver {
     }
     report_.timings["forward"] += fwd;
     report_.timings["statistics"] += since(t) - fwd;
+    for (double v : st.H.data)
+      if (!std::isfinite(v))
+        fail("non-finite value in the inputs of layer {} {} {} (the calibration activations overflow)", layer_,
+             attn ? "attention" : "MLP", w_in ? (attn ? "q/k/v" : "gate/up") : (attn ? "o_proj" : "down_proj"));
     return st;
   }
 
