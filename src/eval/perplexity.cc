@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/vexp.h"
 
 namespace loaq {
 
@@ -16,9 +17,11 @@ void next_token_nll(const Tensor& logits, int64_t row0, int64_t rows, std::span<
   for (int64_t t = 0; t < rows - 1; ++t) {
     const float* l = logits.row(row0 + t);
     float mx = l[0];
+#pragma omp simd reduction(max : mx)
     for (int64_t j = 1; j < V; ++j) mx = std::max(mx, l[j]);
     double s = 0;
-    for (int64_t j = 0; j < V; ++j) s += std::exp(double(l[j]) - double(mx));
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < V; ++j) s += vexpf(l[j] - mx);
     nll[t] = double(mx) + std::log(s) - double(l[ids[size_t(t + 1)]]);
   }
 }

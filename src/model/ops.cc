@@ -5,6 +5,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/vexp.h"
 
 namespace loaq {
 
@@ -39,21 +40,22 @@ Tensor apply_linear(const Linear& l, const Tensor& x) {
 }
 
 void silu_mul(float* gate, const float* up, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {  // vectorized inside each thread's range
     const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    gate[i] = g / (1.0f + vexpf(-g)) * up[i];
   }
 }
 
 void softmax_prefix(float* row, int64_t len) {
   float m = row[0];
+#pragma omp simd reduction(max : m)
   for (int64_t j = 1; j < len; ++j) m = std::max(m, row[j]);
+#pragma omp simd
+  for (int64_t j = 0; j < len; ++j) row[j] = vexpf(row[j] - m);
   double sum = 0;
-  for (int64_t j = 0; j < len; ++j) {
-    row[j] = std::exp(row[j] - m);
-    sum += row[j];
-  }
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < len; ++j) sum += row[j];
   const auto inv = float(1.0 / sum);
   for (int64_t j = 0; j < len; ++j) row[j] *= inv;
 }
