@@ -46,11 +46,13 @@ int run_tokenize(const TokenizeArgs& a) {
 
 Runner add_tokenize(CLI::App& app) {
   auto a = std::make_shared<TokenizeArgs>();
-  auto* cmd = app.add_subcommand("tokenize", "Token ids of a text (tokenizer.json or tokenizer.model)");
+  auto* cmd =
+      app.add_subcommand("tokenize", "Token ids of a text (tokenizer.json or tokenizer.model)");
   auto* model = cmd->add_option("--model", a->model,
                                 "Model directory: its tokenizer.json, else its tokenizer.model");
-  auto* tokenizer = cmd->add_option("--tokenizer", a->tokenizer,
-                                    "A tokenizer.json or tokenizer.model, or a directory holding one");
+  auto* tokenizer =
+      cmd->add_option("--tokenizer", a->tokenizer,
+                      "A tokenizer.json or tokenizer.model, or a directory holding one");
   auto* text = cmd->add_option("--text", a->text, "The text to tokenize");
   auto* file = cmd->add_option("--file", a->file, "Tokenize the contents of this file (verbatim)");
   cmd->add_flag("--special", a->special,

@@ -8,7 +8,10 @@ std::vector<EvalStream> prepare_eval_streams(const Tokenizer& tok, const PplSuit
   std::vector<EvalStream> out;
   for (const auto& name : o.datasets) {
     const EvalDataset d = load_eval_dataset(name, o.data_dir);
-    EvalStream s{name, d.path, 0, o.bos ? tok.encode_with_special(d.text) : tok.encode(d.text)};
+    // The golden protocol: one BOS in front of the whole stream when the tokenizer adds BOS, and
+    // nothing else (no EOS even if a tokenizer.json template would append one).
+    EvalStream s{name, d.path, 0, tok.encode(d.text)};
+    if (o.bos && tok.add_bos && tok.bos_id) s.ids.insert(s.ids.begin(), *tok.bos_id);
     s.n_tokens_encoded = int64_t(s.ids.size());
     if (d.windows_cap && int64_t(s.ids.size()) > *d.windows_cap * o.seqlen)
       s.ids.resize(size_t(*d.windows_cap * o.seqlen));

@@ -13,9 +13,9 @@ namespace loaq {
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
-  // Token ids of `text` without any special tokens. `text` need not be valid UTF-8: a tokenizer.json
-  // encodes ill-formed bytes as byte tokens (hf_tokenizer.h); SentencePiece replaces each
-  // ill-formed byte with U+FFFD first (libsentencepiece's own rule), so those bytes are lost.
+  // Token ids of `text` without any special tokens. `text` need not be valid UTF-8: a
+  // tokenizer.json encodes ill-formed bytes as byte tokens (hf_tokenizer.h); SentencePiece replaces
+  // each ill-formed byte with U+FFFD first (libsentencepiece's own rule), so those bytes are lost.
   virtual std::vector<int32_t> encode(std::string_view text) const = 0;
   virtual std::string decode(std::span<const int32_t> ids) const = 0;
   virtual int64_t vocab_size() const = 0;
