@@ -31,19 +31,10 @@ struct EvalArgs {
   std::string json;
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 int run_eval(const EvalArgs& a) {
   set_num_threads(a.threads);
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
-  const auto datasets = split_list(a.ppl);
+  const auto datasets = split_csv(a.ppl);
   if (datasets.empty()) fail("--ppl: no dataset given");
 
   const Checkpoint ckpt(a.model);

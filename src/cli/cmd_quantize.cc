@@ -28,17 +28,6 @@ struct QuantizeArgs {
   QuantArgs q;
 };
 
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> out;
-  size_t b = 0;
-  while (b <= s.size()) {
-    const size_t e = std::min(s.find(',', b), s.size());
-    if (e > b) out.push_back(s.substr(b, e - b));
-    b = e + 1;
-  }
-  return out;
-}
-
 int run_quantize(const QuantizeArgs& a) {
   using Clock = std::chrono::steady_clock;
   set_num_threads(a.threads);

@@ -29,17 +29,6 @@ struct SweepArgs {
   QuantArgs q;
 };
 
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> out;
-  size_t b = 0;
-  while (b <= s.size()) {
-    const size_t e = std::min(s.find(',', b), s.size());
-    if (e > b) out.push_back(s.substr(b, e - b));
-    b = e + 1;
-  }
-  return out;
-}
-
 template <class T>
 std::vector<T> parse_list(const std::string& s, const char* opt) {
   std::vector<T> out;

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace loaq::cli {
 
@@ -14,6 +15,9 @@ Runner add_tokenize(CLI::App& app);
 Runner add_quantize(CLI::App& app);
 Runner add_sweep(CLI::App& app);
 Runner add_layer(CLI::App& app);
+
+// "a,b,,c" → {"a", "b", "c"}.
+std::vector<std::string> split_csv(const std::string& s);
 
 // Folder of the shared assets: $LOAQ_ASSETS, else ../shared next to the source tree.
 std::string default_assets_dir();

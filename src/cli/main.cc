@@ -2,6 +2,7 @@
 // every loaq::Error ends the run with its message on stderr and exit code 1.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <new>
@@ -10,6 +11,17 @@
 #include "core/error.h"
 
 namespace loaq::cli {
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  while (b <= s.size()) {
+    const size_t e = std::min(s.find(',', b), s.size());
+    if (e > b) out.push_back(s.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
 
 std::string default_assets_dir() {
   if (const char* e = std::getenv("LOAQ_ASSETS"); e && *e) return e;

@@ -17,29 +17,6 @@ namespace loaq {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> read_jsonl_texts(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open '{}': {}", path, std::strerror(errno));
-  std::vector<std::string> out;
-  std::string line;
-  int64_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      fail("{}:{}: invalid JSON: {}", path, lineno, e.what());
-    }
-    if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
-      fail("{}:{}: record has no string field 'text'", path, lineno);
-    out.push_back(j["text"].get<std::string>());
-  }
-  if (out.empty()) fail("{}: no documents", path);
-  return out;
-}
-
 CalibSet sample_windows(const std::vector<int32_t>& stream, int64_t nsamples, int64_t seqlen, uint64_t seed,
                         const std::string& what) {
   const auto n = int64_t(stream.size());

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "text/datasets.h"
 #include "text/tokenizer.h"
 
 namespace loaq {
@@ -35,8 +36,5 @@ CalibSet sample_calibration(const Tokenizer& tok, const CalibConfig& cfg, const 
 // held-out scoring.
 CalibSet sample_windows(const std::vector<int32_t>& stream, int64_t nsamples, int64_t seqlen,
                         uint64_t seed, const std::string& what);
-
-// The documents of a jsonl file ("text" fields), in order.
-std::vector<std::string> read_jsonl_texts(const std::string& path);
 
 }  // namespace loaq

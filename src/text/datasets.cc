@@ -66,11 +66,23 @@ std::string_view py_strip(std::string_view s) {
   return s.substr(b, e - b);
 }
 
-std::string join_jsonl_text(const std::string& path, const char* sep) {
+std::string join_texts(const std::vector<std::string>& docs, size_t begin, size_t end, const char* sep) {
+  std::string out;
+  for (size_t i = begin; i < end; ++i) {
+    if (i > begin) out += sep;
+    out += docs[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> read_jsonl_texts(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot open '{}': {}", path, std::strerror(errno));
-  std::string line, out;
-  int64_t lineno = 0, docs = 0;
+  std::vector<std::string> out;
+  std::string line;
+  int64_t lineno = 0;
   while (std::getline(in, line)) {
     ++lineno;
     if (py_blank(line)) continue;
@@ -82,14 +94,11 @@ std::string join_jsonl_text(const std::string& path, const char* sep) {
     }
     if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
       fail("{}:{}: record has no string field 'text'", path, lineno);
-    if (docs++ > 0) out += sep;
-    out += j["text"].get<std::string>();
+    out.push_back(j["text"].get<std::string>());
   }
-  if (docs == 0) fail("{}: no records", path);
+  if (out.empty()) fail("{}: no records", path);
   return out;
 }
-
-}  // namespace
 
 std::string wikitext2_text(const std::string& raw_path) {
   const std::string raw = read_file(raw_path);
@@ -112,7 +121,10 @@ std::string wikitext2_text(const std::string& raw_path) {
   return out;
 }
 
-std::string c4_text(const std::string& jsonl_path) { return join_jsonl_text(jsonl_path, " "); }
+std::string c4_text(const std::string& jsonl_path) {
+  const auto docs = read_jsonl_texts(jsonl_path);
+  return join_texts(docs, 0, docs.size(), " ");
+}
 
 std::string ptb_text(const std::string& txt_path) {
   const std::string raw = read_file(txt_path);
@@ -129,7 +141,7 @@ std::string ptb_text(const std::string& txt_path) {
 }
 
 std::string file_text(const std::string& path) {
-  if (fs::path(path).extension() == ".jsonl") return join_jsonl_text(path, " ");
+  if (fs::path(path).extension() == ".jsonl") return c4_text(path);
   return read_file(path);
 }
 
@@ -155,19 +167,10 @@ EvalDataset load_eval_dataset(const std::string& name, const std::string& data_d
     d.windows_cap = 256;
   } else if (name == "c4-heldout") {
     d.path = need(c4_train_path(data_dir));
-    std::ifstream in(d.path, std::ios::binary);
-    std::string line;
-    int64_t doc = 0;
-    while (std::getline(in, line)) {
-      if (py_blank(line)) continue;
-      if (doc++ < kC4HeadDocs) continue;
-      const auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
-        fail("{}: document {} has no string field 'text'", d.path, doc);
-      if (!d.text.empty()) d.text += ' ';
-      d.text += j["text"].get<std::string>();
-    }
-    if (d.text.empty()) fail("{}: fewer than {} documents, nothing held out", d.path, kC4HeadDocs + 1);
+    const auto docs = read_jsonl_texts(d.path);
+    if (int64_t(docs.size()) <= kC4HeadDocs)
+      fail("{}: fewer than {} documents, nothing held out", d.path, kC4HeadDocs + 1);
+    d.text = join_texts(docs, size_t(kC4HeadDocs), docs.size(), " ");
   } else if (name == "ptb") {
     d.path = need(data / "ptb" / "ptb.test.txt");
     d.text = ptb_text(d.path);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace loaq {
 
@@ -36,6 +37,9 @@ struct EvalDataset {
 // text/jsonl file.
 // Errors name the missing file.
 EvalDataset load_eval_dataset(const std::string& name, const std::string& data_dir);
+
+// The documents of a jsonl file (their "text" fields), in order; errors name the file and line.
+std::vector<std::string> read_jsonl_texts(const std::string& path);
 
 // Reads a whole file; errors name it.
 std::string read_file(const std::string& path);
