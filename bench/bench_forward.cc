@@ -7,12 +7,13 @@
 //     intermediate 8192, 16 heads of 128, 16 or 4 KV heads) with random weights, in GFLOP/s: the
 //     linears' FLOPs plus the useful causal half of attention (QKᵀ and PV).
 //  3. A summary line per forward case as a percentage of the peak, then a per-part time breakdown
-//  of
-//     the layer (the same calls decoder_layer makes, timed one by one).
+//     of the layer (the calls decoder_layer makes, timed one by one; --no_breakdown skips it).
+// Each phase also reports how much CPU other processes took meanwhile: on a shared machine the
+// rates are only meaningful when that is ~0%.
 //
 // Run:  cmake --build <build-dir> --target loaq_bench && <build-dir>/loaq_bench
-// The usual --benchmark_* flags apply (e.g. --benchmark_filter=forward); --no_breakdown skips 3's
-// breakdown. Threads are OpenMP's (OMP_NUM_THREADS), shared by OpenBLAS and the layer's own loops.
+// The usual --benchmark_* flags apply (e.g. --benchmark_filter=forward). Threads are OpenMP's
+// (OMP_NUM_THREADS), shared by OpenBLAS and the layer's own loops. About 40 s on 2 idle cores.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <sys/resource.h>
@@ -109,10 +110,9 @@ loaq::ModelConfig layer_config(int64_t n_kv_heads) {
   return c;
 }
 
-// Linear weights [out, in] uniform with variance 1/(3·in)·3 = 1/in, so activations keep their
-// scale.
+// Linear weights [out, in], uniform in ±√(3/in) (variance 1/in), so activations keep their scale.
 loaq::Linear random_linear(int64_t out, int64_t in, uint32_t seed) {
-  return {random_tensor({out, in}, 1.0f / std::sqrt(float(in)) * std::sqrt(3.0f), seed), Tensor()};
+  return {random_tensor({out, in}, std::sqrt(3.0f / float(in)), seed), Tensor()};
 }
 
 // One layer's weights per KV-head count, built once (seeded) and shared by the benchmark runs.
@@ -453,10 +453,9 @@ void print_breakdown(const char* label, loaq::BatchShape s, int64_t n_kv, double
   if (const AttentionSteps again = attention_steps(c, s); again.wall < at.wall) at = again;
   const double thr = at.qk + at.softmax + at.pv, useful = attention_flops(c, s);
   std::printf(
-      "  attention re-timed (%.1f ms wall): QKt gemm %.0f%%, softmax_prefix+zero fill %.0f%%, PV "
-      "gemm "
-      "%.0f%% of thread time; the GEMMs compute %.2fx the useful causal FLOPs and run at %.1f "
-      "GFLOP/s per thread (%.1f%% of the per-thread peak)\n",
+      "  attention re-timed (%.1f ms wall): QKt gemm %.0f%%, softmax_prefix+zero fill %.0f%%, "
+      "PV gemm %.0f%% of thread time; the GEMMs compute %.2fx the useful causal FLOPs and run at "
+      "%.1f GFLOP/s per thread (%.1f%% of the per-thread peak)\n",
       at.wall * 1e3, 100.0 * at.qk / thr, 100.0 * at.softmax / thr, 100.0 * at.pv / thr,
       at.gemm_flops / useful, at.gemm_flops / (at.qk + at.pv) * 1e-9,
       peak > 0
