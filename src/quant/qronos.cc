@@ -36,14 +36,9 @@ QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g
   r.scale = Tensor({M, G});
   r.zero = Tensor({M, G});
   r.g_idx.resize(size_t(N));
-  std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
   for (int64_t gi = 0; gi < G; ++gi) {  // frozen grid from the original W
     const int64_t c0 = gi * gs, c1 = std::min(N, c0 + gs);
-    fit_grid(grid, w.ptr() + c0, M, c1 - c0, N, s.data(), z.data());
-    for (int64_t row = 0; row < M; ++row) {
-      r.scale.data[size_t(row * G + gi)] = s[size_t(row)];
-      r.zero.data[size_t(row * G + gi)] = z[size_t(row)];
-    }
+    fit_group(grid, w, c0, c1, gi, r);
     for (int64_t c = c0; c < c1; ++c) r.g_idx[size_t(c)] = int32_t(gi);
   }
 

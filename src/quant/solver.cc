@@ -21,6 +21,16 @@ void check_shapes(const Tensor& w, const MatD* h) {
 
 }  // namespace
 
+void fit_group(const GridConfig& grid, const Tensor& w, int64_t c0, int64_t c1, int64_t g, QuantizedLinear& r) {
+  const int64_t M = w.rows(), N = w.cols(), G = r.scale.cols();
+  std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
+  fit_grid(grid, w.ptr() + c0, M, c1 - c0, N, s.data(), z.data());
+  for (int64_t row = 0; row < M; ++row) {
+    r.scale.data[size_t(row * G + g)] = s[size_t(row)];
+    r.zero.data[size_t(row * G + g)] = z[size_t(row)];
+  }
+}
+
 QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid) {
   validate(grid);
   check_shapes(w, nullptr);
@@ -34,17 +44,15 @@ QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid) {
   r.g_idx.resize(size_t(N));
   r.perm.resize(size_t(N));
   std::iota(r.perm.begin(), r.perm.end(), 0);
-  std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
   for (int64_t g = 0; g < G; ++g) {
     const int64_t c0 = g * gs, c1 = std::min(N, c0 + gs);
-    fit_grid(grid, w.ptr() + c0, M, c1 - c0, N, s.data(), z.data());
+    fit_group(grid, w, c0, c1, g, r);
     for (int64_t row = 0; row < M; ++row) {
-      r.scale.data[size_t(row * G + g)] = s[size_t(row)];
-      r.zero.data[size_t(row * G + g)] = z[size_t(row)];
+      const float sc = r.scale.data[size_t(row * G + g)], ze = r.zero.data[size_t(row * G + g)];
       for (int64_t c = c0; c < c1; ++c) {
-        const float code = quantize_code(grid, w.data[size_t(row * N + c)], s[size_t(row)], z[size_t(row)]);
+        const float code = quantize_code(grid, w.data[size_t(row * N + c)], sc, ze);
         r.codes[size_t(row * N + c)] = int32_t(code);
-        r.q.data[size_t(row * N + c)] = dequantize(code, s[size_t(row)], z[size_t(row)]);
+        r.q.data[size_t(row * N + c)] = dequantize(code, sc, ze);
       }
     }
     for (int64_t c = c0; c < c1; ++c) r.g_idx[size_t(c)] = int32_t(g);
@@ -99,8 +107,7 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
   }
 
   // Per-channel grid: fitted once on the weight as given (before dead columns are zeroed).
-  std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
-  if (!grouped) fit_grid(grid, W.ptr(), M, N, N, s.data(), z.data());
+  if (!grouped) fit_group(grid, W, 0, N, 0, r);
 
   // Dead inputs: diag H = 0 → H_ii = 1 and the column's weight zeroed (gptq.py).
   for (int64_t i = 0; i < N; ++i) {
@@ -115,14 +122,7 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
 
   // Static groups: grids of the original column groups, before any permutation or update.
   if (grouped && cfg.static_groups) {
-    for (int64_t g = 0; g < G; ++g) {
-      const int64_t c0 = g * gs, c1 = std::min(N, c0 + gs);
-      fit_grid(grid, W.ptr() + c0, M, c1 - c0, N, s.data(), z.data());
-      for (int64_t row = 0; row < M; ++row) {
-        r.scale.data[size_t(row * G + g)] = s[size_t(row)];
-        r.zero.data[size_t(row * G + g)] = z[size_t(row)];
-      }
-    }
+    for (int64_t g = 0; g < G; ++g) fit_group(grid, W, g * gs, std::min(N, (g + 1) * gs), g, r);
   }
 
   // Act-order: descending diag H (stable for ties).
@@ -182,21 +182,11 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
     for (int64_t i = 0; i < count; ++i) {
       const int64_t col = i1 + i;
       if (grouped && !cfg.static_groups && col % gs == 0) {
-        const int64_t g = col / gs, c1 = std::min(N, col + gs);
-        fit_grid(grid, W.ptr() + col, M, c1 - col, N, s.data(), z.data());
-        for (int64_t row = 0; row < M; ++row) {
-          r.scale.data[size_t(row * G + g)] = s[size_t(row)];
-          r.zero.data[size_t(row * G + g)] = z[size_t(row)];
-        }
+        fit_group(grid, W, col, std::min(N, col + gs), col / gs, r);
       }
       group_of_step[size_t(col)] =
           !grouped ? 0 : int32_t(cfg.static_groups ? r.perm[size_t(col)] / gs : col / gs);
     }
-    if (!grouped)
-      for (int64_t row = 0; row < M; ++row) {
-        r.scale.data[size_t(row)] = s[size_t(row)];
-        r.zero.data[size_t(row)] = z[size_t(row)];
-      }
 
     // Rows are independent inside a block.
 #pragma omp parallel for schedule(static) if (M * count * count > 65536)

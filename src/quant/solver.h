@@ -31,6 +31,10 @@ struct QuantizedLinear {
   int64_t dead_columns = 0;    // inputs with diag H = 0 (their weights are set to zero)
 };
 
+// Fits the grid to columns [c0, c1) of w [out, in] and stores each row's scale and zero as group
+// `g` of r.scale / r.zero (which must be [out, groups]).
+void fit_group(const GridConfig& grid, const Tensor& w, int64_t c0, int64_t c1, int64_t g, QuantizedLinear& r);
+
 // Round to nearest on the grid: per channel, or per group of original columns.
 QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid);
 
