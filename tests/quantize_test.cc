@@ -1,5 +1,7 @@
 // The layer-wise pipeline end to end on the real stories260K model: identities between methods,
 // determinism, and the `loaq quantize` command (output directory, report, reload, bad input).
+#include "pipeline/quantize.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -10,7 +12,6 @@
 
 #include "io/json_file.h"
 #include "pipeline/output.h"
-#include "pipeline/quantize.h"
 #include "test_assets.h"
 #include "text/calibration.h"
 
@@ -39,7 +40,8 @@ QuantizeConfig config(Method m, int bits) {
 std::vector<float> all_linear_weights(const Model& m) {
   std::vector<float> v;
   for (const auto& l : m.weights.layers)
-    for (LinearName n : kAllLinears) v.insert(v.end(), l.linear(n).w.data.begin(), l.linear(n).w.data.end());
+    for (LinearName n : kAllLinears)
+      v.insert(v.end(), l.linear(n).w.data.begin(), l.linear(n).w.data.end());
   return v;
 }
 
@@ -55,7 +57,8 @@ TEST(Pipeline, LoaqWithoutCorrectionsIsGptq) {
   EXPECT_EQ(all_linear_weights(a), all_linear_weights(b));
 }
 
-// Every method runs, changes the weights, keeps them finite, and gives the same bits twice.
+// Every method runs, changes the weights, keeps them finite, and gives the same bits twice: once
+// reusing the cached W_out inputs to advance the streams, once recomputing them.
 TEST(Pipeline, EveryMethodIsDeterministic) {
   LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
   const CalibSet calib = small_calib(dir);
@@ -64,7 +67,13 @@ TEST(Pipeline, EveryMethodIsDeterministic) {
     Model a = fp, b = fp;
     std::map<std::string, QuantizedLinear> qa;
     const auto rep = quantize_model(a, calib, config(m, 2), &qa);
-    quantize_model(b, calib, config(m, 2), nullptr);
+    QuantizeConfig no_cache = config(m, 2);
+    no_cache.cache_bytes = 0;
+    const auto rep_b = quantize_model(b, calib, no_cache, nullptr);
+    if (m != Method::kRtn) {
+      EXPECT_GT(rep.cache_bytes, 0) << method_name(m);
+    }
+    EXPECT_EQ(rep_b.cache_bytes, 0) << method_name(m);
     const auto wa = all_linear_weights(a);
     EXPECT_EQ(wa, all_linear_weights(b)) << method_name(m);
     EXPECT_NE(wa, all_linear_weights(fp)) << method_name(m);
@@ -78,7 +87,8 @@ TEST(Pipeline, EveryMethodIsDeterministic) {
         for (int64_t c = 0; c < N; ++c) {
           const int64_t g = q.g_idx[size_t(c)];
           ASSERT_EQ(q.q.data[size_t(r * N + c)],
-                    q.scale.data[size_t(r * G + g)] * (float(q.codes[size_t(r * N + c)]) - q.zero.data[size_t(r * G + g)]))
+                    q.scale.data[size_t(r * G + g)] *
+                        (float(q.codes[size_t(r * N + c)]) - q.zero.data[size_t(r * G + g)]))
               << name;
         }
     }
@@ -113,23 +123,42 @@ TEST(QuantizeCli, OutputReloadsWithTheSamePerplexity) {
   TempDir t;
   const std::string bin = LOAQ_BINARY, out = (t.p / "q").string();
   std::string log;
-  ASSERT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data + " --method loaq --wbits 3 --nsamples 8 "
-                "--seqlen 128 --eval c4 --out " + out, &log), 0) << log;
-  for (const char* f : {"config.json", "model.safetensors", "quant_state.safetensors", "report.json", "tokenizer.model"})
+  ASSERT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data +
+                    " --method loaq --wbits 3 --nsamples 8 "
+                    "--seqlen 128 --eval c4 --out " +
+                    out,
+                &log),
+            0)
+      << log;
+  for (const char* f : {"config.json", "model.safetensors", "quant_state.safetensors",
+                        "report.json", "tokenizer.model"})
     EXPECT_TRUE(fs::exists(fs::path(out) / f)) << f;
   const auto report = read_json_file(out + "/report.json");
   EXPECT_EQ(report.at("settings").at("method").get<std::string>(), "loaq");
   EXPECT_EQ(report.at("linears").size(), 35u);
   EXPECT_TRUE(report.at("timings").contains("solve"));
   const std::string j = (t.p / "e.json").string();
-  ASSERT_EQ(run(bin + " eval -q --model " + out + " --data " + data + " --ppl c4 --seqlen 128 --json " + j, &log), 0) << log;
-  EXPECT_EQ(read_json_file(j).at("ppl").at("c4").get<double>(), report.at("ppl").at("c4").get<double>());
+  ASSERT_EQ(run(bin + " eval -q --model " + out + " --data " + data +
+                    " --ppl c4 --seqlen 128 --json " + j,
+                &log),
+            0)
+      << log;
+  EXPECT_EQ(read_json_file(j).at("ppl").at("c4").get<double>(),
+            report.at("ppl").at("c4").get<double>());
 
   // The output directory exists now: refused without --force, replaced with it.
-  EXPECT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data + " --method rtn --wbits 4 --out " + out, &log), 1);
+  EXPECT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data +
+                    " --method rtn --wbits 4 --out " + out,
+                &log),
+            1);
   EXPECT_NE(log.find("exists"), std::string::npos) << log;
-  EXPECT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data + " --method rtn --wbits 4 --force --out " + out, &log), 0) << log;
-  EXPECT_EQ(read_json_file(out + "/report.json").at("settings").at("method").get<std::string>(), "rtn");
+  EXPECT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data +
+                    " --method rtn --wbits 4 --force --out " + out,
+                &log),
+            0)
+      << log;
+  EXPECT_EQ(read_json_file(out + "/report.json").at("settings").at("method").get<std::string>(),
+            "rtn");
   for (const auto& e : fs::directory_iterator(t.p))  // no temporary directory left behind
     EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos) << e.path();
 }
@@ -138,8 +167,8 @@ TEST(QuantizeCli, BadInput) {
   LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
   LOAQ_REQUIRE_ASSET(data, "data");
   TempDir t;
-  const std::string bin = LOAQ_BINARY, base = bin + " quantize -q --model " + dir + " --data " + data + " --out " +
-                                              (t.p / "o").string();
+  const std::string bin = LOAQ_BINARY, base = bin + " quantize -q --model " + dir + " --data " +
+                                              data + " --out " + (t.p / "o").string();
   struct Case {
     std::string args, expect;
   };
@@ -151,7 +180,8 @@ TEST(QuantizeCli, BadInput) {
       {" --method gptq --group 0", "--group"},
       {" --method gptq --calib " + (t.p / "short.txt").string() + " --seqlen 64", "not enough"},
       {" --method gptq --calib no-such-file", "no-such-file"},
-      {" --method gptq --calib-ids " + (t.p / "missing.safetensors").string(), "missing.safetensors"},
+      {" --method gptq --calib-ids " + (t.p / "missing.safetensors").string(),
+       "missing.safetensors"},
   };
   for (const auto& c : cases) {
     std::string log;
@@ -175,10 +205,11 @@ TEST(QuantizeCli, OverflowingStreamIsAnError) {
   for (auto& v : m.weights.layers[1].down.w.data) v = 3e38f;  // the sum over 172 inputs overflows
   write_model_safetensors(m, (model / "model.safetensors").string());
   std::string log;
-  EXPECT_EQ(run(std::string(LOAQ_BINARY) + " quantize -q --model " + model.string() + " --data " + data +
-                    " --method gptq --wbits 4 --nsamples 4 --seqlen 64 --out " + (t.p / "o").string(),
-                &log),
-            1)
+  EXPECT_EQ(
+      run(std::string(LOAQ_BINARY) + " quantize -q --model " + model.string() + " --data " + data +
+              " --method gptq --wbits 4 --nsamples 4 --seqlen 64 --out " + (t.p / "o").string(),
+          &log),
+      1)
       << log;
   EXPECT_NE(log.find("layer"), std::string::npos) << log;
   EXPECT_NE(log.find("non-finite"), std::string::npos) << log;

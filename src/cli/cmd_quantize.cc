@@ -58,6 +58,7 @@ int run_quantize(const QuantizeArgs& a) {
   report["timings"]["load"] = t_load;
   report["timings"]["calibration_sampling"] = t_calib;
   report["stream_bytes"] = rep.stream_bytes;
+  report["cache_bytes"] = rep.cache_bytes;
   nlohmann::ordered_json lin = nlohmann::ordered_json::array();
   for (const auto& l : rep.linears)
     lin.push_back({{"name", l.name}, {"rel_objective", l.objective}, {"damp", l.damp},

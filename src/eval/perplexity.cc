@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "core/progress.h"
-#include "core/vexp.h"
+#include "core/vmath.h"
 
 namespace loaq {
 
@@ -16,13 +16,8 @@ void next_token_nll(const Tensor& logits, int64_t row0, int64_t rows, std::span<
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < rows - 1; ++t) {
     const float* l = logits.row(row0 + t);
-    float mx = l[0];
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 1; j < V; ++j) mx = std::max(mx, l[j]);
-    double s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < V; ++j) s += vexpf(l[j] - mx);
-    nll[t] = double(mx) + std::log(s) - double(l[ids[size_t(t + 1)]]);
+    const float mx = max_of(l, V);
+    nll[t] = double(mx) + std::log(sum_exp(l, V, mx)) - double(l[ids[size_t(t + 1)]]);
   }
 }
 
@@ -31,21 +26,30 @@ PplResult perplexity(const Model& m, std::span<const int32_t> ids, const PplOpti
   PplResult r;
   r.n_tokens = int64_t(ids.size());
   r.n_windows_available = r.n_tokens / o.seqlen;
-  r.n_windows = o.max_windows > 0 ? std::min(o.max_windows, r.n_windows_available) : r.n_windows_available;
+  r.n_windows =
+      o.max_windows > 0 ? std::min(o.max_windows, r.n_windows_available) : r.n_windows_available;
   if (r.n_windows == 0)
-    fail("{}: the text has {} tokens, fewer than one window of seqlen {}", o.label, r.n_tokens, o.seqlen);
+    fail("{}: the text has {} tokens, fewer than one window of seqlen {}", o.label, r.n_tokens,
+         o.seqlen);
   r.window_nll.assign(size_t(r.n_windows), 0.0);
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t per_batch = std::max<int64_t>(1, o.batch_tokens / o.seqlen);
   Progress bar(o.label, r.n_windows, "win", o.progress);
   std::vector<double> nll(size_t(o.seqlen));
+  // Logits are produced one window at a time into this buffer (seqlen × V floats, reused) rather
+  // than for the whole batch: no batch-sized allocation to zero-fill, and the log-sum-exp reads
+  // rows that are still in cache.
+  Tensor logits({o.seqlen, m.weights.head().rows()});
   double total = 0;
   for (int64_t w0 = 0; w0 < r.n_windows; w0 += per_batch) {
     const int64_t nb = std::min(per_batch, r.n_windows - w0);
     const auto win = ids.subspan(size_t(w0 * o.seqlen), size_t(nb * o.seqlen));
-    const Tensor logits = forward(m, win, {nb, o.seqlen});
+    Tensor hidden = embed(m, win);
+    forward_layers(m, {nb, o.seqlen}, hidden);
+    const Tensor x = final_norm(m, hidden);
     for (int64_t b = 0; b < nb; ++b) {
-      next_token_nll(logits, b * o.seqlen, o.seqlen, win.subspan(size_t(b * o.seqlen)), nll.data());
+      head_logits(m, x.row(b * o.seqlen), o.seqlen, logits.ptr());
+      next_token_nll(logits, 0, o.seqlen, win.subspan(size_t(b * o.seqlen)), nll.data());
       double s = 0;
       for (int64_t t = 0; t < o.seqlen - 1; ++t) s += nll[size_t(t)];
       r.window_nll[size_t(w0 + b)] = s / double(o.seqlen - 1);

@@ -8,15 +8,20 @@
 
 namespace loaq {
 
-Model load_model(const Checkpoint& ckpt) { return Model{ckpt.config(), load_weights(ckpt)}; }
+Model load_model(const Checkpoint& ckpt) {
+  return Model{ckpt.config(), load_weights(ckpt)};
+}
 
-Model load_model(const std::string& dir) { return load_model(Checkpoint(dir)); }
+Model load_model(const std::string& dir) {
+  return load_model(Checkpoint(dir));
+}
 
 Tensor embed(const Model& m, std::span<const int32_t> ids) {
   const int64_t H = m.config.hidden_size, V = m.weights.embed.rows();
   Tensor h({int64_t(ids.size()), H});
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] < 0 || ids[i] >= V) fail("token id {} at position {} is outside the vocabulary [0, {})", ids[i], i, V);
+    if (ids[i] < 0 || ids[i] >= V)
+      fail("token id {} at position {} is outside the vocabulary [0, {})", ids[i], i, V);
     std::copy_n(m.weights.embed.row(ids[i]), H, h.row(int64_t(i)));
   }
   return h;
@@ -27,11 +32,19 @@ void forward_layers(const Model& m, BatchShape s, Tensor& hidden) {
   for (const auto& layer : m.weights.layers) decoder_layer(m.config, layer, rope, s, hidden);
 }
 
-Tensor final_logits(const Model& m, const Tensor& hidden) {
-  const Tensor x = rms_norm(hidden, m.weights.final_norm, m.config.rms_norm_eps);
+Tensor final_norm(const Model& m, const Tensor& hidden) {
+  return rms_norm(hidden, m.weights.final_norm, m.config.rms_norm_eps);
+}
+
+void head_logits(const Model& m, const float* x, int64_t rows, float* out) {
   const Tensor& head = m.weights.head();
-  Tensor logits({x.rows(), head.rows()});
-  linear(x.ptr(), x.rows(), x.cols(), head.ptr(), head.rows(), logits.ptr());
+  linear(x, rows, head.cols(), head.ptr(), head.rows(), out);
+}
+
+Tensor final_logits(const Model& m, const Tensor& hidden) {
+  const Tensor x = final_norm(m, hidden);
+  Tensor logits({x.rows(), m.weights.head().rows()});
+  head_logits(m, x.ptr(), x.rows(), logits.ptr());
   return logits;
 }
 

@@ -2,19 +2,26 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/simd.h"
 #include "core/vexp.h"
+#include "core/vmath.h"
 
 namespace loaq {
 
-void rms_norm(const float* x, int64_t rows, int64_t n, const float* w, double eps, float* y) {
+#pragma GCC diagnostic ignored "-Wpsabi"  // F16 values stay inside inlined code
+
+LOAQ_SIMD_CLONES void rms_norm(const float* x, int64_t rows, int64_t n, const float* w, double eps,
+                               float* y) {
 #pragma omp parallel for schedule(static) if (rows * n > 32768)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * n;
     float* yr = y + r * n;
     double ss = 0;
+#pragma omp simd reduction(+ : ss)
     for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * double(xr[i]);
     const auto inv = float(1.0 / std::sqrt(ss / double(n) + eps));
     for (int64_t i = 0; i < n; ++i) yr[i] = w[i] * (xr[i] * inv);
@@ -39,25 +46,24 @@ Tensor apply_linear(const Linear& l, const Tensor& x) {
   return y;
 }
 
-void silu_mul(float* gate, const float* up, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {  // vectorized inside each thread's range
-    const float g = gate[i];
-    gate[i] = g / (1.0f + vexpf(-g)) * up[i];
+LOAQ_SIMD_CLONES void silu_mul(float* gate, const float* up, int64_t n) {
+  constexpr int64_t kLanes = 16;
+  const int64_t full = n - n % kLanes;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < full; i += kLanes) {
+    F16 g, u;
+    std::memcpy(&g, gate + i, sizeof g);
+    std::memcpy(&u, up + i, sizeof u);
+    const F16 y = g / (1.0f + vexpf16(-g)) * u;
+    std::memcpy(gate + i, &y, sizeof y);
   }
+  for (int64_t i = full; i < n; ++i) gate[i] = gate[i] / (1.0f + vexpf(-gate[i])) * up[i];
 }
 
 void softmax_prefix(float* row, int64_t len) {
-  float m = row[0];
-#pragma omp simd reduction(max : m)
-  for (int64_t j = 1; j < len; ++j) m = std::max(m, row[j]);
-#pragma omp simd
-  for (int64_t j = 0; j < len; ++j) row[j] = vexpf(row[j] - m);
-  double sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < len; ++j) sum += row[j];
-  const auto inv = float(1.0 / sum);
-  for (int64_t j = 0; j < len; ++j) row[j] *= inv;
+  const float m = max_of(row, len);
+  const double sum = exp_inplace_sum(row, len, m);
+  scale_inplace(row, len, float(1.0 / sum));
 }
 
 }  // namespace loaq

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -17,18 +18,25 @@ namespace loaq {
 
 std::string method_name(Method m) {
   switch (m) {
-    case Method::kNone: return "none";
-    case Method::kRtn: return "rtn";
-    case Method::kGptq: return "gptq";
-    case Method::kGptaq: return "gptaq";
-    case Method::kQronos: return "qronos";
-    case Method::kLoaq: return "loaq";
+    case Method::kNone:
+      return "none";
+    case Method::kRtn:
+      return "rtn";
+    case Method::kGptq:
+      return "gptq";
+    case Method::kGptaq:
+      return "gptaq";
+    case Method::kQronos:
+      return "qronos";
+    case Method::kLoaq:
+      return "loaq";
   }
   return "?";
 }
 
 Method parse_method(const std::string& s) {
-  for (Method m : {Method::kNone, Method::kRtn, Method::kGptq, Method::kGptaq, Method::kQronos, Method::kLoaq})
+  for (Method m :
+       {Method::kNone, Method::kRtn, Method::kGptq, Method::kGptaq, Method::kQronos, Method::kLoaq})
     if (method_name(m) == s) return m;
   fail("--method '{}': choose one of none, rtn, gptq, gptaq, qronos, loaq", s);
 }
@@ -36,7 +44,9 @@ Method parse_method(const std::string& s) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // Statistics of one linear group's input over the calibration set (sums over tokens, fp64).
 struct Stats {
@@ -46,7 +56,9 @@ struct Stats {
   bool has_c = false, has_s = false;
 };
 
-bool needs_fp_stream(Method m) { return m == Method::kGptaq || m == Method::kQronos || m == Method::kLoaq; }
+bool needs_fp_stream(Method m) {
+  return m == Method::kGptaq || m == Method::kQronos || m == Method::kLoaq;
+}
 
 // Relative solver objective tr(E H Eᵀ) / tr(W̃ H W̃ᵀ), E = Q − W̃.
 double relative_objective(const Tensor& q, const Tensor& target, const MatD& h) {
@@ -67,7 +79,8 @@ double relative_objective(const Tensor& q, const Tensor& target, const MatD& h) 
 
 class Driver {
  public:
-  Driver(Model& m, const CalibSet& calib, const QuantizeConfig& cfg, std::map<std::string, QuantizedLinear>* out)
+  Driver(Model& m, const CalibSet& calib, const QuantizeConfig& cfg,
+         std::map<std::string, QuantizedLinear>* out)
       : m_(m), c_(m.config), calib_(calib), cfg_(cfg), out_(out) {}
 
   QuantizeReport run() {
@@ -80,14 +93,19 @@ class Driver {
     }
     const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
     if (T > c_.max_position_embeddings)
-      fail("calibration seqlen {} exceeds the model's context ({} positions)", T, c_.max_position_embeddings);
+      fail("calibration seqlen {} exceeds the model's context ({} positions)", T,
+           c_.max_position_embeddings);
     report_.calib_tokens = S * T;
     rope_ = make_rope_table(c_, T);
     auto t = Clock::now();
     hq_ = embed(m_, calib_.ids);  // the quantized stream ĥ
     use_fp_ = needs_fp_stream(cfg_.method);
-    if (use_fp_) hf_ = hq_;       // the full-precision stream h
+    if (use_fp_) hf_ = hq_;  // the full-precision stream h
     report_.stream_bytes = int64_t(sizeof(float)) * S * T * Hd * (use_fp_ ? 2 : 1);
+    const int64_t widest = std::max(c_.q_dim(), c_.intermediate_size);
+    const int64_t cache = int64_t(sizeof(float)) * S * T * widest * (use_fp_ ? 2 : 1);
+    use_cache_ = cache <= cfg_.cache_bytes;
+    report_.cache_bytes = use_cache_ ? cache : 0;
     timing("forward", t);
 
     Progress bar("quantize", c_.num_layers * 7, "linear", cfg_.progress);
@@ -143,7 +161,8 @@ class Driver {
 
   // The inputs of the W_in group (normed hidden) or of W_out (the sub-layer module output) for a
   // chunk of one stream, with the weights `w`.
-  Tensor linear_input(bool attn, bool w_in, const LayerWeights& w, const Tensor& h, int64_t n) const {
+  Tensor linear_input(bool attn, bool w_in, const LayerWeights& w, const Tensor& h,
+                      int64_t n) const {
     const Tensor x = rms_norm(h, attn ? w.input_norm : w.post_attn_norm, c_.rms_norm_eps);
     if (w_in) return x;
     return attn ? attention_inner(c_, w, rope_, {n, calib_.seqlen}, x) : mlp_inner(c_, w, x);
@@ -151,8 +170,9 @@ class Driver {
 
   // One sub-layer: quantize W_in, then W_out, then advance both streams.
   void sublayer(bool attn, const LayerWeights& wf, LayerWeights& wq) {
-    const auto in_names = attn ? std::vector<LinearName>{LinearName::kQ, LinearName::kK, LinearName::kV}
-                               : std::vector<LinearName>{LinearName::kGate, LinearName::kUp};
+    const auto in_names =
+        attn ? std::vector<LinearName>{LinearName::kQ, LinearName::kK, LinearName::kV}
+             : std::vector<LinearName>{LinearName::kGate, LinearName::kUp};
     const LinearName out_name = attn ? LinearName::kO : LinearName::kDown;
     const int64_t n_in = c_.hidden_size, n_out = attn ? c_.q_dim() : c_.intermediate_size;
 
@@ -166,26 +186,34 @@ class Driver {
     const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
     for (int64_t s0 = 0; s0 < S; s0 += cfg_.chunk_samples) {
       const int64_t s1 = std::min(S, s0 + cfg_.chunk_samples), n = s1 - s0;
-      auto step = [&](Tensor& stream, const LayerWeights& w) {
+      const size_t ci = size_t(s0 / cfg_.chunk_samples);
+      auto step = [&](Tensor& stream, const LayerWeights& w, std::vector<Tensor>& cached) {
         Tensor h = chunk(stream, s0, s1);
-        if (attn)
+        if (use_cache_) {  // h += W_out(x) with the W_out input computed in accumulate()
+          const Tensor y = apply_linear(w.linear(out_name), cached[ci]);
+          for (int64_t i = 0; i < h.numel(); ++i) h.data[size_t(i)] += y.data[size_t(i)];
+          cached[ci] = Tensor();
+        } else if (attn) {
           attention_block(c_, w, rope_, {n, T}, h);
-        else
+        } else {
           mlp_block(c_, w, {n, T}, h);
+        }
         for (float v : h.data)
           if (!std::isfinite(v))
             fail("non-finite value in the {} stream after layer {} {} (samples {}–{})",
-                 &stream == &hq_ ? "quantized" : "full-precision", layer_, attn ? "attention" : "MLP", s0, s1 - 1);
+                 &stream == &hq_ ? "quantized" : "full-precision", layer_,
+                 attn ? "attention" : "MLP", s0, s1 - 1);
         std::copy(h.data.begin(), h.data.end(), stream.data.begin() + s0 * T * Hd);
       };
-      step(hq_, wq);
-      if (use_fp_) step(hf_, wf);
+      step(hq_, wq, cache_q_);
+      if (use_fp_) step(hf_, wf, cache_f_);
     }
     timing("forward", t);
   }
 
   // Statistics of the W_in (w_in) or W_out group over all calibration chunks.
-  Stats accumulate(bool attn, bool w_in, const LayerWeights& wf, const LayerWeights& wq, int64_t N) {
+  Stats accumulate(bool attn, bool w_in, const LayerWeights& wf, const LayerWeights& wq,
+                   int64_t N) {
     auto t = Clock::now();
     const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
     const bool loaq = cfg_.method == Method::kLoaq;
@@ -208,6 +236,15 @@ class Driver {
       if (use_fp_) {
         hf = chunk(hf_, s0, s1);
         xf = linear_input(attn, w_in, wf, hf, n);
+      }
+      if (use_cache_ && !w_in) {  // the sub-layer's W_out input, before any NOA rescaling
+        const size_t ci = size_t(s0 / cfg_.chunk_samples);
+        cache_q_.resize(std::max(cache_q_.size(), ci + 1));
+        cache_q_[ci] = xq;
+        if (use_fp_) {
+          cache_f_.resize(std::max(cache_f_.size(), ci + 1));
+          cache_f_[ci] = xf;
+        }
       }
       fwd += since(tf);
       Tensor target;  // s·h − ŝ·ĥ (or h − ĥ without NOA), rows × hidden
@@ -249,8 +286,11 @@ class Driver {
     report_.timings["statistics"] += since(t) - fwd;
     for (double v : st.H.data)
       if (!std::isfinite(v))
-        fail("non-finite value in the inputs of layer {} {} {} (the calibration activations overflow)", layer_,
-             attn ? "attention" : "MLP", w_in ? (attn ? "q/k/v" : "gate/up") : (attn ? "o_proj" : "down_proj"));
+        fail(
+            "non-finite value in the inputs of layer {} {} {} (the calibration activations "
+            "overflow)",
+            layer_, attn ? "attention" : "MLP",
+            w_in ? (attn ? "q/k/v" : "gate/up") : (attn ? "o_proj" : "down_proj"));
     return st;
   }
 
@@ -291,7 +331,8 @@ class Driver {
       default:
         fail("internal error: solve() for method {}", method_name(cfg_.method));
     }
-    LinearReport lr{name(n), relative_objective(q.q, target, st.H), q.damp, q.damp_raises, q.dead_columns, 0.0};
+    LinearReport lr{
+        name(n), relative_objective(q.q, target, st.H), q.damp, q.damp_raises, q.dead_columns, 0.0};
     dst.w = q.q;
     if (out_) (*out_)[name(n)] = std::move(q);
     lr.seconds = since(t);
@@ -308,7 +349,8 @@ class Driver {
   QuantizeReport report_;
   RopeTable rope_;
   Tensor hq_, hf_;
-  bool use_fp_ = false;
+  std::vector<Tensor> cache_q_, cache_f_;  // W_out inputs per chunk of each stream (use_cache_)
+  bool use_fp_ = false, use_cache_ = false;
   int64_t layer_ = 0;
   Progress* bar_ = nullptr;
 };
@@ -320,9 +362,10 @@ QuantizeReport quantize_model(Model& m, const CalibSet& calib, const QuantizeCon
   validate(cfg.grid);
   if (cfg.chunk_samples < 1) fail("chunk size must be positive");
   const bool needs_data = cfg.method != Method::kNone && cfg.method != Method::kRtn;
-  if (needs_data && (calib.nsamples < 1 || int64_t(calib.ids.size()) != calib.nsamples * calib.seqlen))
-    fail("calibration set is empty or malformed ({} windows of {} tokens, {} ids)", calib.nsamples, calib.seqlen,
-         calib.ids.size());
+  if (needs_data &&
+      (calib.nsamples < 1 || int64_t(calib.ids.size()) != calib.nsamples * calib.seqlen))
+    fail("calibration set is empty or malformed ({} windows of {} tokens, {} ids)", calib.nsamples,
+         calib.seqlen, calib.ids.size());
   return Driver(m, calib, cfg, out).run();
 }
 
