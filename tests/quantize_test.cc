@@ -115,6 +115,39 @@ struct TempDir {
   ~TempDir() { fs::remove_all(p); }
 };
 
+// W4A4: --abits 16 changes nothing; --abits 4 quantizes every linear's input in calibration and
+// evaluation, the output's config.json says so, and `loaq eval` of the output reproduces the
+// reported perplexity, which lies above the weight-only one.
+TEST(QuantizeCli, ActivationQuantization) {
+  LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  TempDir t;
+  const std::string bin = LOAQ_BINARY;
+  const std::string common = " quantize -q --model " + dir + " --data " + data +
+                             " --method gptq --wbits 4 --nsamples 8 --seqlen 128 --eval c4 --out ";
+  std::string log;
+  ASSERT_EQ(run(bin + common + (t.p / "w").string(), &log), 0) << log;
+  ASSERT_EQ(run(bin + common + (t.p / "a16").string() + " --abits 16", &log), 0) << log;
+  ASSERT_EQ(run(bin + common + (t.p / "a4").string() + " --abits 4 --a-clip 0.9", &log), 0) << log;
+  const auto ppl = [&](const char* d) {
+    return read_json_file((t.p / d / "report.json").string()).at("ppl").at("c4").get<double>();
+  };
+  EXPECT_EQ(ppl("w"), ppl("a16"));
+  EXPECT_GT(ppl("a4"), ppl("w"));
+  const auto cfg = read_json_file((t.p / "a4" / "config.json").string());
+  EXPECT_EQ(cfg.at("loaq").at("act_bits").get<int>(), 4);
+  EXPECT_FALSE(read_json_file((t.p / "w" / "config.json").string()).contains("loaq"));
+  const std::string j = (t.p / "e.json").string();
+  ASSERT_EQ(run(bin + " eval -q --model " + (t.p / "a4").string() + " --data " + data +
+                    " --ppl c4 --seqlen 128 --json " + j,
+                &log),
+            0)
+      << log;
+  EXPECT_EQ(read_json_file(j).at("ppl").at("c4").get<double>(), ppl("a4"));
+  EXPECT_NE(run(bin + common + (t.p / "bad").string() + " --abits 1", &log), 0);
+  EXPECT_NE(log.find("--abits"), std::string::npos) << log;
+}
+
 // `loaq quantize` writes a loadable directory; `loaq eval` on it reproduces the perplexity the
 // quantize run reported, bit for bit (the weights are stored in F32).
 TEST(QuantizeCli, OutputReloadsWithTheSamePerplexity) {

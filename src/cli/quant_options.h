@@ -23,13 +23,16 @@ struct QuantArgs {
   std::string calib = "c4", calib_ids;
   int64_t nsamples = 128, seqlen = 0;  // 0: min(2048, the model's context)
   uint64_t seed = 0;
+  int abits = 16;
+  double a_clip = 1.0;
 };
 
 // Registers the options on `cmd`. `with_method`: add --method / --wbits (sweep has lists instead).
 void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method = true);
 
 // The pipeline configuration for method `method` at `wbits` (validated).
-QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits, bool progress);
+QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits,
+                                  bool progress);
 CalibConfig to_calib_config(const QuantArgs& a, int64_t model_context);
 
 // The settings as JSON, for reports.

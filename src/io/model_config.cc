@@ -8,9 +8,12 @@ namespace loaq {
 
 std::string arch_name(Arch a) {
   switch (a) {
-    case Arch::kLlama: return "LlamaForCausalLM";
-    case Arch::kQwen2: return "Qwen2ForCausalLM";
-    case Arch::kQwen3: return "Qwen3ForCausalLM";
+    case Arch::kLlama:
+      return "LlamaForCausalLM";
+    case Arch::kQwen2:
+      return "Qwen2ForCausalLM";
+    case Arch::kQwen3:
+      return "Qwen3ForCausalLM";
   }
   return "?";
 }
@@ -30,9 +33,10 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
   } else if (c.architecture == "Qwen3ForCausalLM") {
     c.arch = Arch::kQwen3;
   } else {
-    fail("{}: field 'architectures': unsupported architecture '{}' (supported: LlamaForCausalLM, "
-         "Qwen2ForCausalLM, Qwen3ForCausalLM)",
-         path, c.architecture);
+    fail(
+        "{}: field 'architectures': unsupported architecture '{}' (supported: LlamaForCausalLM, "
+        "Qwen2ForCausalLM, Qwen3ForCausalLM)",
+        path, c.architecture);
   }
 
   auto positive = [&](const char* key) {
@@ -67,10 +71,12 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
            c.hidden_size, c.num_heads);
     c.head_dim = c.hidden_size / c.num_heads;
   }
-  if (c.head_dim % 2 != 0) fail("{}: field 'head_dim' ({}) must be even for RoPE", path, c.head_dim);
+  if (c.head_dim % 2 != 0)
+    fail("{}: field 'head_dim' ({}) must be even for RoPE", path, c.head_dim);
 
   const auto act = json_get_or<std::string>(j, "hidden_act", path, "silu");
-  if (act != "silu") fail("{}: field 'hidden_act': unsupported activation '{}' (only silu)", path, act);
+  if (act != "silu")
+    fail("{}: field 'hidden_act': unsupported activation '{}' (only silu)", path, act);
 
   const bool attention_bias = json_get_or<bool>(j, "attention_bias", path, false);
   switch (c.arch) {
@@ -108,9 +114,20 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
         fail("{}: field 'rope_scaling' has inconsistent llama3 parameters", path);
       c.rope_scaling = s;
     } else if (type != "default") {
-      fail("{}: field 'rope_scaling': unsupported rope type '{}' (supported: default, llama3)", path,
-           type);
+      fail("{}: field 'rope_scaling': unsupported rope type '{}' (supported: default, llama3)",
+           path, type);
     }
+  }
+
+  if (j.contains("loaq")) {
+    const auto& lq = j["loaq"];
+    if (!lq.is_object()) fail("{}: field 'loaq' is not an object", path);
+    const std::string lp = path + " loaq";
+    c.act_bits = json_get_or<int>(lq, "act_bits", lp, 16);
+    c.act_clip = json_get_or<double>(lq, "act_clip", lp, 1.0);
+    if (c.act_bits < 2 || c.act_bits > 16 || !(c.act_clip > 0 && c.act_clip <= 1))
+      fail("{}: field 'loaq': act_bits {} / act_clip {} out of range", path, c.act_bits,
+           c.act_clip);
   }
 
   if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer())
@@ -127,7 +144,8 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
 
 ModelConfig load_model_config(const std::string& path) {
   namespace fs = std::filesystem;
-  const std::string file = fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
+  const std::string file =
+      fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
   if (!fs::exists(file)) fail("{}: no config.json (not a Hugging Face model directory?)", path);
   return parse_model_config(read_json_file(file), file);
 }

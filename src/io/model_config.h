@@ -40,6 +40,10 @@ struct ModelConfig {
   std::optional<int64_t> bos_token_id;
   std::vector<int64_t> eos_token_ids;
   std::string torch_dtype;
+  // loaq's own section of config.json ("loaq": {...}), written by `loaq quantize` for what the
+  // Hugging Face config cannot say: per-token activation quantization of every linear's input.
+  int act_bits = 16;      // "act_bits"; 16: none
+  double act_clip = 1.0;  // "act_clip"
 
   int64_t q_dim() const { return num_heads * head_dim; }
   int64_t kv_dim() const { return num_kv_heads * head_dim; }

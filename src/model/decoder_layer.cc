@@ -1,6 +1,7 @@
 #include "model/decoder_layer.h"
 
 #include "core/error.h"
+#include "model/act_quant.h"
 #include "model/attention.h"
 #include "model/ops.h"
 
@@ -12,16 +13,18 @@ void tap(const LayerTaps* taps, LinearGroup g, const Tensor& x) {
 }
 }  // namespace
 
-Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, BatchShape s,
-                       const Tensor& x, const LayerTaps* taps) {
+Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope,
+                       BatchShape s, const Tensor& x, const LayerTaps* taps) {
   const int64_t rows = s.batch * s.seq;
   if (x.numel() != rows * c.hidden_size)
     fail("attention: input has {} values, expected {}×{}", x.numel(), rows, c.hidden_size);
   if (rope.n_pos < s.seq) fail("attention: RoPE table covers {} < {} positions", rope.n_pos, s.seq);
-  tap(taps, LinearGroup::kQKV, x);
-  Tensor q = apply_linear(w.q, x);
-  Tensor k = apply_linear(w.k, x);
-  const Tensor v = apply_linear(w.v, x);
+  Tensor xbuf;
+  const Tensor& xin = quantized_input(w.act, x, xbuf);
+  tap(taps, LinearGroup::kQKV, xin);
+  Tensor q = apply_linear(w.q, xin);
+  Tensor k = apply_linear(w.k, xin);
+  const Tensor v = apply_linear(w.v, xin);
   if (c.qk_norm) {  // Qwen3: RMSNorm over each head, before RoPE
     rms_norm(q.ptr(), rows * c.num_heads, c.head_dim, w.q_norm.ptr(), c.rms_norm_eps, q.ptr());
     rms_norm(k.ptr(), rows * c.num_kv_heads, c.head_dim, w.k_norm.ptr(), c.rms_norm_eps, k.ptr());
@@ -38,10 +41,13 @@ Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTa
   return a;
 }
 
-Tensor mlp_inner(const ModelConfig&, const LayerWeights& w, const Tensor& x, const LayerTaps* taps) {
-  tap(taps, LinearGroup::kGateUp, x);
-  Tensor g = apply_linear(w.gate, x);
-  const Tensor u = apply_linear(w.up, x);
+Tensor mlp_inner(const ModelConfig&, const LayerWeights& w, const Tensor& x,
+                 const LayerTaps* taps) {
+  Tensor xbuf;
+  const Tensor& xin = quantized_input(w.act, x, xbuf);
+  tap(taps, LinearGroup::kGateUp, xin);
+  Tensor g = apply_linear(w.gate, xin);
+  const Tensor u = apply_linear(w.up, xin);
   silu_mul(g.ptr(), u.ptr(), g.numel());
   return g;
 }
@@ -49,7 +55,8 @@ Tensor mlp_inner(const ModelConfig&, const LayerWeights& w, const Tensor& x, con
 void attention_block(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope,
                      BatchShape s, Tensor& hidden, const LayerTaps* taps) {
   const Tensor x = rms_norm(hidden, w.input_norm, c.rms_norm_eps);
-  const Tensor a = attention_inner(c, w, rope, s, x, taps);
+  Tensor a = attention_inner(c, w, rope, s, x, taps);
+  quantize_activations(w.act, a.ptr(), a.rows(), a.cols());
   tap(taps, LinearGroup::kO, a);
   const Tensor o = apply_linear(w.o, a);
   for (int64_t i = 0; i < hidden.numel(); ++i) hidden.data[size_t(i)] += o.data[size_t(i)];
@@ -61,7 +68,8 @@ void mlp_block(const ModelConfig& c, const LayerWeights& w, BatchShape s, Tensor
   if (hidden.numel() != rows * c.hidden_size)
     fail("mlp_block: hidden has {} values, expected {}×{}", hidden.numel(), rows, c.hidden_size);
   const Tensor x = rms_norm(hidden, w.post_attn_norm, c.rms_norm_eps);
-  const Tensor g = mlp_inner(c, w, x, taps);
+  Tensor g = mlp_inner(c, w, x, taps);
+  quantize_activations(w.act, g.ptr(), g.rows(), g.cols());
   tap(taps, LinearGroup::kDown, g);
   const Tensor d = apply_linear(w.down, g);
   for (int64_t i = 0; i < hidden.numel(); ++i) hidden.data[size_t(i)] += d.data[size_t(i)];

@@ -9,7 +9,10 @@
 namespace loaq {
 
 Model load_model(const Checkpoint& ckpt) {
-  return Model{ckpt.config(), load_weights(ckpt)};
+  Model m{ckpt.config(), load_weights(ckpt)};
+  const ActQuant act{m.config.act_bits, float(m.config.act_clip)};
+  for (auto& layer : m.weights.layers) layer.act = act;
+  return m;
 }
 
 Model load_model(const std::string& dir) {

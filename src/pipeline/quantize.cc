@@ -85,6 +85,8 @@ class Driver {
 
   QuantizeReport run() {
     const auto t0 = Clock::now();
+    validate(cfg_.act);
+    for (auto& layer : m_.weights.layers) layer.act = cfg_.act;
     if (cfg_.method == Method::kNone) return report_;
     if (cfg_.method == Method::kRtn) {
       run_rtn();
@@ -113,7 +115,8 @@ class Driver {
     for (int64_t l = 0; l < c_.num_layers; ++l) {
       layer_ = l;
       LayerWeights& wq = m_.weights.layers[size_t(l)];
-      const LayerWeights wf = wq;  // original weights: the FP stream and the targets
+      LayerWeights wf = wq;  // original weights: the FP stream and the targets
+      wf.act = ActQuant{};   // the FP stream's activations are never quantized
       // Qronos (brevitas) starts each decoder layer from the quantized model's input: "resets the
       // accumulated error at the start of each Transformer layer" (LoaQ paper §3.1).
       if (cfg_.method == Method::kQronos) hf_ = hq_;
@@ -163,9 +166,11 @@ class Driver {
   // chunk of one stream, with the weights `w`.
   Tensor linear_input(bool attn, bool w_in, const LayerWeights& w, const Tensor& h,
                       int64_t n) const {
-    const Tensor x = rms_norm(h, attn ? w.input_norm : w.post_attn_norm, c_.rms_norm_eps);
-    if (w_in) return x;
-    return attn ? attention_inner(c_, w, rope_, {n, calib_.seqlen}, x) : mlp_inner(c_, w, x);
+    Tensor x = rms_norm(h, attn ? w.input_norm : w.post_attn_norm, c_.rms_norm_eps);
+    if (!w_in)
+      x = attn ? attention_inner(c_, w, rope_, {n, calib_.seqlen}, x) : mlp_inner(c_, w, x);
+    quantize_activations(w.act, x.ptr(), x.rows(), x.cols());  // what the linear reads (W4A4)
+    return x;
   }
 
   // One sub-layer: quantize W_in, then W_out, then advance both streams.

@@ -37,6 +37,9 @@ struct QuantizeConfig {
   double gptaq_alpha = 0.25;   // GPTAQ's α (its fasterquant default)
   double qronos_alpha = 1e-6;  // Qronos damping α · λmax(H) (brevitas default)
   LoaqParams loaq;
+  // Activation quantization of every quantized linear's input (W4A4). It is applied in the
+  // quantized stream during calibration and stays on in the returned model (LayerWeights::act).
+  ActQuant act;
   int64_t chunk_samples = 8;  // calibration windows per forward chunk
   // The W_out inputs (attention / MLP inner outputs) computed for the statistics are kept and
   // reused to advance the streams when both streams' copies fit in this many bytes; otherwise
