@@ -408,6 +408,14 @@ TEST(ExportCli, HfExportReproducesPerplexityAndInspectValidates) {
       << log;
   EXPECT_TRUE(fs::exists(h16 + "/model.safetensors"));  // replaced (default shard size: one file)
   EXPECT_FALSE(fs::exists(h16 + "/model.safetensors.index.json"));
+  // A full disk (a 100 kB file size limit; SIGXFSZ ignored so that writes fail with EFBIG): an
+  // error, and no directory left behind, complete-looking or partial.
+  EXPECT_EQ(run("bash -c 'trap \"\" XFSZ; ulimit -f 100; exec " + bin +
+                    " export --format hf --out " + g + " " + q + "'",
+                &log),
+            1);
+  EXPECT_NE(log.find("cannot write"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(g));
   EXPECT_EQ(run(bin + " export --format hf --out " + g + " " + dir, &log), 1);
   EXPECT_NE(log.find("not a loaq quantization output"), std::string::npos) << log;
   fs::resize_file(q + "/quant_state.safetensors",
