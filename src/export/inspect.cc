@@ -204,6 +204,7 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
 
   // The model's weight files: the index's shards, or model.safetensors.
   std::vector<std::string> weight_files;
+  bool incomplete = false;  // a listed shard is missing or unreadable
   if (json.count("model.safetensors.index.json")) {
     const auto& idx = json["model.safetensors.index.json"];
     const std::string ip = (d / "model.safetensors.index.json").string();
@@ -214,6 +215,7 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
       for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
         const std::string f = it.value().is_string() ? it.value().get<std::string>() : "";
         if (!st_by_name.count(f)) {
+          incomplete = true;
           cx.problem(fmt::format("{}: '{}' is listed in shard '{}', which is missing or unreadable",
                                  ip, it.key(), f));
           continue;
@@ -349,7 +351,8 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
   if (gptq && gbits)
     for (const auto& b : gptq_linears)
       check_gptq_linear(cx, all, b, gbits, ggroup, cfg ? &*cfg : nullptr, opt.read_data);
-  if (cfg) {
+  if (cfg && !weight_files.empty() &&
+      !incomplete) {  // (an unreadable weight file is already a problem)
     for (const auto& n : known_tensor_names(*cfg)) {
       const std::string base = n.ends_with(".weight") ? n.substr(0, n.size() - 7) : "";
       if (all.count(n) || (gptq && gptq_linears.count(base))) continue;
