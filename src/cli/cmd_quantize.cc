@@ -7,12 +7,12 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "io/atomic_file.h"
 #include "cli/quant_options.h"
 #include "core/env.h"
 #include "core/error.h"
 #include "eval/ppl_suite.h"
 #include "export/export.h"
-#include "io/atomic_file.h"
 #include "pipeline/output.h"
 #include "pipeline/quantize.h"
 #include "text/tokenizer.h"
@@ -36,8 +36,7 @@ int run_quantize(const QuantizeArgs& a) {
   if (a.out.empty()) fail("--out is required");
   if (std::filesystem::exists(a.out) && !a.force)
     fail("output directory '{}' exists (use --force to replace it)", a.out);
-  const std::string export_dir =
-      a.export_dir.empty() ? a.out + "-" + a.export_format : a.export_dir;
+  const std::string export_dir = a.export_dir.empty() ? a.out + "-" + a.export_format : a.export_dir;
   if (!a.export_format.empty() && std::filesystem::exists(export_dir) && !a.force)
     fail("export directory '{}' exists (use --force to replace it)", export_dir);
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
@@ -66,12 +65,8 @@ int run_quantize(const QuantizeArgs& a) {
   report["stream_bytes"] = rep.stream_bytes;
   nlohmann::ordered_json lin = nlohmann::ordered_json::array();
   for (const auto& l : rep.linears)
-    lin.push_back({{"name", l.name},
-                   {"rel_objective", l.objective},
-                   {"damp", l.damp},
-                   {"damp_raises", l.damp_raises},
-                   {"dead_columns", l.dead_columns},
-                   {"seconds", l.seconds}});
+    lin.push_back({{"name", l.name}, {"rel_objective", l.objective}, {"damp", l.damp},
+                   {"damp_raises", l.damp_raises}, {"dead_columns", l.dead_columns}, {"seconds", l.seconds}});
   report["linears"] = lin;
 
   const auto datasets = split_csv(a.eval);
@@ -87,9 +82,7 @@ int run_quantize(const QuantizeArgs& a) {
     report["eval_settings"] = {{"seqlen", po.seqlen}, {"bos", po.bos}};
     add_ppl_json(report, res);
     report["timings"]["eval"] = std::chrono::duration<double>(Clock::now() - t).count();
-    for (const auto& p : res)
-      fmt::print("{} {}-bit  {:<10} ppl {:.4f}\n", method_name(qc.method), qc.grid.bits, p.name,
-                 p.r.ppl);
+    for (const auto& p : res) fmt::print("{} {}-bit  {:<10} ppl {:.4f}\n", method_name(qc.method), qc.grid.bits, p.name, p.r.ppl);
   }
   t = Clock::now();
   report["timings"]["write"] = 0.0;
@@ -98,8 +91,7 @@ int run_quantize(const QuantizeArgs& a) {
     report["timings"]["write"] = std::chrono::duration<double>(Clock::now() - t).count();
     write_file_atomic(a.json, report.dump(2) + "\n");
   }
-  fmt::print("wrote {} ({:.1f} s)\n", a.out,
-             std::chrono::duration<double>(Clock::now() - t0).count());
+  fmt::print("wrote {} ({:.1f} s)\n", a.out, std::chrono::duration<double>(Clock::now() - t0).count());
   if (!a.export_format.empty()) {
     ExportOptions eo;
     eo.format = a.export_format;
@@ -118,20 +110,16 @@ Runner add_quantize(CLI::App& app) {
   cmd->add_option("--out", a->out, "Output directory")->required();
   cmd->add_flag("--force", a->force, "Replace an existing output directory");
   add_quant_options(cmd, a->q);
-  cmd->add_option("--eval", a->eval,
-                  "Evaluate perplexity after quantizing: wikitext2,c4,ptb or files");
-  cmd->add_option("--eval-seqlen", a->eval_seqlen,
-                  "Evaluation window (default: the calibration seqlen)");
+  cmd->add_option("--eval", a->eval, "Evaluate perplexity after quantizing: wikitext2,c4,ptb or files");
+  cmd->add_option("--eval-seqlen", a->eval_seqlen, "Evaluation window (default: the calibration seqlen)");
   cmd->add_flag("--no-bos", a->no_bos, "Evaluate without BOS");
   cmd->add_option("--data", a->data, "Datasets folder (default: $LOAQ_ASSETS/data)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->add_option("--json", a->json, "Also write the report to this file");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bars");
-  cmd->add_option("--export", a->export_format,
-                  "Also export the output: gptq or hf (see `loaq export`)")
+  cmd->add_option("--export", a->export_format, "Also export the output: gptq or hf (see `loaq export`)")
       ->check(CLI::IsMember({"gptq", "hf"}));
-  cmd->add_option("--export-dir", a->export_dir,
-                  "Directory of the export (default: OUT-gptq / OUT-hf)");
+  cmd->add_option("--export-dir", a->export_dir, "Directory of the export (default: OUT-gptq / OUT-hf)");
   return [a] { return run_quantize(*a); };
 }
 

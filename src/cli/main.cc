@@ -35,9 +35,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "loaq 0.1.0");
   const std::vector<std::pair<std::string, loaq::cli::Runner>> commands = {
-      {"quantize", loaq::cli::add_quantize(app)}, {"eval", loaq::cli::add_eval(app)},
-      {"sweep", loaq::cli::add_sweep(app)},       {"layer", loaq::cli::add_layer(app)},
-      {"tokenize", loaq::cli::add_tokenize(app)}, {"export", loaq::cli::add_export(app)},
+      {"quantize", loaq::cli::add_quantize(app)},
+      {"eval", loaq::cli::add_eval(app)},
+      {"sweep", loaq::cli::add_sweep(app)},
+      {"layer", loaq::cli::add_layer(app)},
+      {"tokenize", loaq::cli::add_tokenize(app)},
+      {"export", loaq::cli::add_export(app)},
       {"inspect", loaq::cli::add_inspect(app)},
   };
   try {
