@@ -12,6 +12,7 @@
 #include "core/env.h"
 #include "core/error.h"
 #include "eval/ppl_suite.h"
+#include "export/export.h"
 #include "pipeline/output.h"
 #include "pipeline/quantize.h"
 #include "text/tokenizer.h"
@@ -22,6 +23,7 @@ namespace {
 
 struct QuantizeArgs {
   std::string model, out, data, eval, json;
+  std::string export_format, export_dir;  // --export gptq|hf: also export the output
   int64_t eval_seqlen = 0;
   bool force = false, no_bos = false, quiet = false;
   int threads = 0;
@@ -34,6 +36,9 @@ int run_quantize(const QuantizeArgs& a) {
   if (a.out.empty()) fail("--out is required");
   if (std::filesystem::exists(a.out) && !a.force)
     fail("output directory '{}' exists (use --force to replace it)", a.out);
+  const std::string export_dir = a.export_dir.empty() ? a.out + "-" + a.export_format : a.export_dir;
+  if (!a.export_format.empty() && std::filesystem::exists(export_dir) && !a.force)
+    fail("export directory '{}' exists (use --force to replace it)", export_dir);
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
   const auto t0 = Clock::now();
   const Checkpoint ckpt(a.model);
@@ -88,6 +93,12 @@ int run_quantize(const QuantizeArgs& a) {
     write_file_atomic(a.json, report.dump(2) + "\n");
   }
   fmt::print("wrote {} ({:.1f} s)\n", a.out, std::chrono::duration<double>(Clock::now() - t0).count());
+  if (!a.export_format.empty()) {
+    ExportOptions eo;
+    eo.format = a.export_format;
+    eo.force = a.force;
+    print_export_summary(export_checkpoint(a.out, export_dir, eo), eo.format);
+  }
   return 0;
 }
 
@@ -107,6 +118,9 @@ Runner add_quantize(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->add_option("--json", a->json, "Also write the report to this file");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bars");
+  cmd->add_option("--export", a->export_format, "Also export the output: gptq or hf (see `loaq export`)")
+      ->check(CLI::IsMember({"gptq", "hf"}));
+  cmd->add_option("--export-dir", a->export_dir, "Directory of the export (default: OUT-gptq / OUT-hf)");
   return [a] { return run_quantize(*a); };
 }
 

@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace loaq {
+struct ExportSummary;
+}
+
 namespace loaq::cli {
 
 using Runner = std::function<int()>;
@@ -15,6 +19,11 @@ Runner add_tokenize(CLI::App& app);
 Runner add_quantize(CLI::App& app);
 Runner add_sweep(CLI::App& app);
 Runner add_layer(CLI::App& app);
+Runner add_export(CLI::App& app);
+Runner add_inspect(CLI::App& app);
+
+// Prints what an export wrote (used by `export` and `quantize --export`).
+void print_export_summary(const ExportSummary& s, const std::string& format);
 
 // "a,b,,c" → {"a", "b", "c"}.
 std::vector<std::string> split_csv(const std::string& s);

@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
       {"sweep", loaq::cli::add_sweep(app)},
       {"layer", loaq::cli::add_layer(app)},
       {"tokenize", loaq::cli::add_tokenize(app)},
+      {"export", loaq::cli::add_export(app)},
+      {"inspect", loaq::cli::add_inspect(app)},
   };
   try {
     app.parse(argc, argv);

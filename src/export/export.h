@@ -1,0 +1,62 @@
+#pragma once
+// Writers of output formats from a `loaq quantize` directory (export/quant_dir.h):
+//  gptq  the GPTQ "v1" checkpoint format of AutoGPTQ / GPTQModel, loaded by transformers' GPTQ
+//        integration, vLLM and ExLlama (layout in export_gptq.cc);
+//  hf    a plain Hugging Face checkpoint of the dequantized ("fake-quantized") weights.
+// Both are written atomically (export/staged_dir.h) and refuse an existing output unless forced.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "export/shards.h"
+
+namespace loaq {
+
+struct ExportOptions {
+  std::string format = "gptq";  // gptq | hf
+  std::string dtype;            // float16 | bfloat16 | float32; empty: the format's default
+  bool force = false;
+  uint64_t max_shard_bytes = kDefaultShardBytes;
+};
+
+struct ExportSummary {
+  std::string out;
+  std::string dtype;               // torch name of the float tensors written
+  std::vector<std::string> files;  // written, relative to out
+  int64_t quantized_linears = 0;
+  nlohmann::ordered_json quantization_config;  // gptq only
+};
+
+// GPTQ v1. Refuses what the format cannot represent: bit-widths other than 2, 3, 4, 8; real-valued
+// zero points; integer zero points outside 1..2^b−1 (v1 stores zero − 1 in b bits and loaders add
+// 1 back with a carry into the next field); dimensions not multiples of 32; a scale that is not a
+// finite fp16 number; a model that is not fully quantized; anything QuantDir does not recognise.
+// dtype (of embeddings, norms, head and biases): float16 (default) or bfloat16; scales are fp16.
+ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
+                          const ExportOptions& opt);
+
+// Hugging Face checkpoint of the dequantized weights, same config (torch_dtype set to the dtype
+// written), tokenizer files; dtype default: the config's torch_dtype. With float32 the tensors
+// are the quantize output's bytes, so `loaq eval` reproduces its perplexity exactly.
+ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
+                        const ExportOptions& opt);
+
+// Refuses an `out` that is the input directory itself.
+void check_out_is_not_input(const std::string& quant_dir, const std::string& out);
+
+// Dispatches on opt.format.
+ExportSummary export_checkpoint(const std::string& quant_dir, const std::string& out,
+                                const ExportOptions& opt);
+
+// "float16"/"fp16"/"half" → F16, "bfloat16"/"bf16" → BF16, "float32"/"fp32"/"float" → F32.
+DType parse_float_dtype(const std::string& s);
+// The torch name: "float16", "bfloat16", "float32".
+std::string torch_dtype_name(DType t);
+// `t` converted to F32/F16/BF16 little-endian bytes (round to nearest even); a value that becomes
+// infinite (beyond the fp16 range) is an error naming `name`.
+std::vector<std::byte> float_bytes(const Tensor& t, DType dt, const std::string& name);
+
+}  // namespace loaq

@@ -1,0 +1,62 @@
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+#include "export/export.h"
+
+namespace loaq {
+
+DType parse_float_dtype(const std::string& s) {
+  if (s == "float16" || s == "fp16" || s == "half") return DType::F16;
+  if (s == "bfloat16" || s == "bf16") return DType::BF16;
+  if (s == "float32" || s == "fp32" || s == "float") return DType::F32;
+  fail("--dtype '{}': expected float16, bfloat16 or float32", s);
+}
+
+std::string torch_dtype_name(DType t) {
+  switch (t) {
+    case DType::F16:
+      return "float16";
+    case DType::BF16:
+      return "bfloat16";
+    case DType::F32:
+      return "float32";
+    default:
+      fail("internal error: {} is not a float dtype for export", dtype_name(t));
+  }
+}
+
+std::vector<std::byte> float_bytes(const Tensor& t, DType dt, const std::string& name) {
+  const size_t n = t.data.size();
+  std::vector<std::byte> out(n * dtype_size(dt));
+  if (dt == DType::F32) {
+    if (n) std::memcpy(out.data(), t.data.data(), n * 4);
+    return out;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const uint16_t h = dt == DType::F16 ? f32_to_f16(t.data[i]) : f32_to_bf16(t.data[i]);
+    const float back = dt == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+    if (std::isinf(back) && !std::isinf(t.data[i]))
+      fail("tensor '{}': value {} at index {} is outside the {} range", name, t.data[i], i,
+           torch_dtype_name(dt));
+    std::memcpy(out.data() + 2 * i, &h, 2);
+  }
+  return out;
+}
+
+void check_out_is_not_input(const std::string& quant_dir, const std::string& out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(out) && fs::equivalent(fs::path(out), fs::path(quant_dir), ec))
+    fail("--out '{}' is the input directory", out);
+}
+
+ExportSummary export_checkpoint(const std::string& quant_dir, const std::string& out,
+                                const ExportOptions& opt) {
+  if (opt.format == "gptq") return export_gptq(quant_dir, out, opt);
+  if (opt.format == "hf") return export_hf(quant_dir, out, opt);
+  fail("--format '{}': expected gptq or hf", opt.format);
+}
+
+}  // namespace loaq

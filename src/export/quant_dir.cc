@@ -1,0 +1,307 @@
+#include "export/quant_dir.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "io/json_file.h"
+
+namespace loaq {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const kLinearPaths[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                    "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                    "mlp.down_proj"};
+
+nlohmann::ordered_json read_ordered_json(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot open '{}': {}", path, std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return nlohmann::ordered_json::parse(ss.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("{}: invalid JSON: {}", path, e.what());
+  }
+}
+
+void only_known_keys(const nlohmann::ordered_json& j, const std::set<std::string>& known,
+                     const std::string& file, const std::string& where) {
+  if (!j.is_object()) fail("{}: '{}' is not an object", file, where);
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!known.count(it.key()))
+      fail(
+          "{}: '{}{}' is not a setting this loaq version can export (a feature the export format "
+          "may not "
+          "represent); refusing rather than ignoring it",
+          file, where.empty() ? "" : where + ".", it.key());
+}
+
+// The report's settings: every key must be known, so that a feature added later (rotations,
+// activation quantization, low-rank branches...) is refused until the exporter learns it.
+void check_report(const nlohmann::ordered_json& r, const std::string& file) {
+  only_known_keys(r,
+                  {"model", "settings", "timings", "stream_bytes", "linears", "eval_settings",
+                   "ppl", "details"},
+                  file, "");
+  if (!r.contains("settings")) fail("{}: missing field 'settings'", file);
+  const auto& s = r["settings"];
+  only_known_keys(
+      s, {"method", "grid", "solver", "gptaq_alpha", "qronos_alpha", "loaq", "calibration"}, file,
+      "settings");
+  if (!s.contains("method") || !s["method"].is_string())
+    fail("{}: missing field 'settings.method'", file);
+  const std::string m = s["method"];
+  static const std::set<std::string> methods = {"none", "rtn", "gptq", "gptaq", "qronos", "loaq"};
+  if (!methods.count(m))
+    fail("{}: settings.method '{}' is not a method this loaq version can export", file, m);
+  if (s.contains("grid"))
+    only_known_keys(s["grid"], {"bits", "group", "sym", "mse", "describe"}, file, "settings.grid");
+  if (s.contains("solver"))
+    only_known_keys(s["solver"], {"percdamp", "blocksize", "act_order", "static_groups"}, file,
+                    "settings.solver");
+}
+
+template <class T>
+std::vector<T> raw_values(const SafetensorsFile& f, const TensorInfo& t) {
+  const auto b = f.bytes(t);
+  std::vector<T> v(b.size() / sizeof(T));
+  if (!v.empty()) std::memcpy(v.data(), b.data(), v.size() * sizeof(T));
+  return v;
+}
+
+const TensorInfo& need(const SafetensorsFile& f, const std::string& name, DType dt,
+                       const std::vector<int64_t>& shape) {
+  const TensorInfo* t = f.find(name);
+  if (!t) fail("{}: missing tensor '{}'", f.path(), name);
+  if (t->dtype != dt)
+    fail("{}: tensor '{}' has dtype {}, expected {}", f.path(), name, dtype_name(t->dtype),
+         dtype_name(dt));
+  if (t->shape != shape)
+    fail("{}: tensor '{}' has shape {}, expected {}", f.path(), name, shape_str(t->shape),
+         shape_str(shape));
+  return *t;
+}
+
+}  // namespace
+
+std::vector<std::string> known_tensor_names(const ModelConfig& c) {
+  std::vector<std::string> v = {"model.embed_tokens.weight", "model.norm.weight"};
+  if (!c.tie_word_embeddings) v.push_back("lm_head.weight");
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    const std::string p = fmt::format("model.layers.{}.", l);
+    v.push_back(p + "input_layernorm.weight");
+    v.push_back(p + "post_attention_layernorm.weight");
+    if (c.qk_norm) {
+      v.push_back(p + "self_attn.q_norm.weight");
+      v.push_back(p + "self_attn.k_norm.weight");
+    }
+    for (const char* lin : kLinearPaths) {
+      const std::string base = p + lin;
+      v.push_back(base + ".weight");
+      const std::string_view s(lin);
+      const bool bias = (s == "self_attn.o_proj")    ? c.o_bias
+                        : s.starts_with("self_attn") ? c.qkv_bias
+                                                     : c.mlp_bias;
+      if (bias) v.push_back(base + ".bias");
+    }
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+void copy_tokenizer_files(const std::string& src, const std::string& dst) {
+  for (const char* f :
+       {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        "added_tokens.json", "vocab.json", "merges.txt", "generation_config.json"}) {
+    const fs::path from = fs::path(src) / f;
+    if (!fs::exists(from)) continue;
+    std::error_code ec;
+    fs::copy_file(from, fs::path(dst) / f, fs::copy_options::overwrite_existing, ec);
+    if (ec) fail("cannot copy '{}' to '{}': {}", from.string(), dst, ec.message());
+  }
+}
+
+QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
+  const fs::path d(dir_);
+  if (!fs::is_directory(d)) fail("'{}' is not a directory", dir_);
+  const fs::path report = d / "report.json", model = d / "model.safetensors",
+                 config = d / "config.json";
+  if (!fs::exists(report) || !fs::exists(model) || !fs::exists(config))
+    fail(
+        "'{}' is not a loaq quantization output (it needs config.json, model.safetensors and "
+        "report.json; give "
+        "the directory that `loaq quantize --out` wrote)",
+        dir_);
+  config_json_ = read_ordered_json(config.string());
+  config_ = parse_model_config(nlohmann::json::parse(config_json_.dump()), config.string());
+  if (config_json_.contains("quantization_config"))
+    fail(
+        "{}: the model already carries a quantization_config; export takes the output of `loaq "
+        "quantize`",
+        config.string());
+  report_ = read_ordered_json(report.string());
+  check_report(report_, report.string());
+
+  model_ = std::make_unique<SafetensorsFile>(model.string());
+  const auto& md = model_->metadata();
+  if (auto it = md.find("producer"); it == md.end() || it->second != "loaq")
+    fail(
+        "{}: not written by loaq (no metadata producer=loaq); give the directory that `loaq "
+        "quantize --out` wrote",
+        model.string());
+  const auto expect = known_tensor_names(config_);
+  std::vector<std::string> have;
+  for (const auto& t : model_->tensors()) have.push_back(t.name);
+  std::sort(have.begin(), have.end());
+  for (const auto& n : have)
+    if (!std::binary_search(expect.begin(), expect.end(), n))
+      fail(
+          "{}: tensor '{}' is not a weight of a {} model; refusing to export what this loaq "
+          "version does not know",
+          model.string(), n, config_.architecture);
+  for (const auto& n : expect)
+    if (!std::binary_search(have.begin(), have.end(), n))
+      fail("{}: missing tensor '{}'", model.string(), n);
+
+  const fs::path state = d / "quant_state.safetensors";
+  if (!fs::exists(state)) return;
+  state_ = std::make_unique<SafetensorsFile>(state.string());
+  const std::string sp = state.string();
+  std::map<std::string, std::string> m = state_->metadata();
+  for (const auto& [k, v] : m)
+    if (k != "producer" && k != "bits" && k != "group_size" && k != "sym" && k != "real_zero" &&
+        k != "grid" && k != "dequantize")
+      fail(
+          "{}: metadata '{}' is not known to this loaq version's exporter; refusing rather than "
+          "ignoring it",
+          sp, k);
+  for (const char* k : {"producer", "bits", "group_size", "sym", "real_zero", "dequantize"})
+    if (!m.count(k)) fail("{}: missing metadata '{}'", sp, k);
+  if (m["producer"] != "loaq") fail("{}: metadata producer is '{}', not loaq", sp, m["producer"]);
+  if (m["dequantize"] != "scale * (code - zero)")
+    fail("{}: dequantization rule '{}' is not the one this exporter knows (scale * (code - zero))",
+         sp, m["dequantize"]);
+  auto boolean = [&](const char* k) {
+    if (m[k] != "true" && m[k] != "false")
+      fail("{}: metadata '{}' is '{}', not true/false", sp, k, m[k]);
+    return m[k] == "true";
+  };
+  try {
+    size_t pos = 0;
+    meta_.bits = std::stoi(m["bits"], &pos);
+    if (pos != m["bits"].size()) throw std::invalid_argument("bits");
+    meta_.group_size = std::stoll(m["group_size"], &pos);
+    if (pos != m["group_size"].size()) throw std::invalid_argument("group_size");
+  } catch (const std::exception&) {
+    fail("{}: metadata bits '{}' / group_size '{}' are not integers", sp, m["bits"],
+         m["group_size"]);
+  }
+  if (meta_.bits < 1 || meta_.bits > 8) fail("{}: metadata bits {} outside 1..8", sp, meta_.bits);
+  if (meta_.group_size == 0 || meta_.group_size < -1)
+    fail("{}: metadata group_size {} invalid", sp, meta_.group_size);
+  meta_.sym = boolean("sym");
+  meta_.real_zero = boolean("real_zero");
+  meta_.grid = m.count("grid") ? m["grid"] : "";
+  if (report_["settings"].contains("grid")) {
+    const auto& g = report_["settings"]["grid"];
+    if (json_get_or<int>(g, "bits", report.string(), meta_.bits) != meta_.bits ||
+        json_get_or<int64_t>(g, "group", report.string(), meta_.group_size) != meta_.group_size)
+      fail("{}: bits / group size disagree with {}'s metadata", report.string(), sp);
+  }
+
+  // Tensors: exactly <linear>.{codes,scale,zero,g_idx,perm} for linears of the architecture.
+  std::map<std::string, std::set<std::string>> parts;
+  for (const auto& t : state_->tensors()) {
+    const size_t dot = t.name.rfind('.');
+    const std::string base = dot == std::string::npos ? t.name : t.name.substr(0, dot);
+    const std::string suffix = dot == std::string::npos ? "" : t.name.substr(dot + 1);
+    static const std::set<std::string> known = {"codes", "scale", "zero", "g_idx", "perm"};
+    if (!known.count(suffix) || !std::binary_search(expect.begin(), expect.end(), base + ".weight"))
+      fail(
+          "{}: tensor '{}' is not part of the integer state this loaq version can export; refusing",
+          sp, t.name);
+    parts[base].insert(suffix);
+  }
+  for (const auto& [base, s] : parts) {
+    if (s.size() != 5)
+      fail("{}: linear '{}' lacks part of its state (codes, scale, zero, g_idx, perm)", sp, base);
+    linears_.push_back(base);
+  }
+}
+
+LinearState QuantDir::load_linear(const std::string& name) const {
+  if (!state_) fail("{}: no quant_state.safetensors", dir_);
+  const SafetensorsFile& s = *state_;
+  const TensorInfo* w = model_->find(name + ".weight");
+  if (!w || w->shape.size() != 2) fail("{}: no 2-D weight '{}.weight'", model_->path(), name);
+  LinearState r;
+  r.name = name;
+  r.out = w->shape[0];
+  r.in = w->shape[1];
+  r.groups = meta_.group_size < 0 ? 1 : (r.in + meta_.group_size - 1) / meta_.group_size;
+  const TensorInfo* ct = s.find(name + ".codes");
+  if (!ct) fail("{}: missing tensor '{}.codes'", s.path(), name);
+  const bool is_signed = ct->dtype == DType::I8;
+  if (!is_signed && ct->dtype != DType::U8)
+    fail("{}: tensor '{}.codes' has dtype {}, expected U8 or I8", s.path(), name,
+         dtype_name(ct->dtype));
+  need(s, name + ".codes", ct->dtype, {r.out, r.in});
+  const Tensor scale = s.read_f32(need(s, name + ".scale", DType::F32, {r.out, r.groups}));
+  const Tensor zero = s.read_f32(need(s, name + ".zero", DType::F32, {r.out, r.groups}));
+  r.g_idx = raw_values<int32_t>(s, need(s, name + ".g_idx", DType::I32, {r.in}));
+  const auto perm = raw_values<int32_t>(s, need(s, name + ".perm", DType::I32, {r.in}));
+  for (int64_t c = 0; c < r.in; ++c)
+    if (r.g_idx[size_t(c)] < 0 || r.g_idx[size_t(c)] >= r.groups)
+      fail("{}: {}.g_idx[{}] = {} is outside [0, {})", s.path(), name, c, r.g_idx[size_t(c)],
+           r.groups);
+  std::vector<char> seen(size_t(r.in), 0);
+  for (int32_t p : perm) {
+    if (p < 0 || p >= r.in || seen[size_t(p)])
+      fail("{}: {}.perm is not a permutation of 0..{}", s.path(), name, r.in - 1);
+    seen[size_t(p)] = 1;
+  }
+
+  const int bits = meta_.bits;
+  const int64_t lo = is_signed ? -(int64_t(1) << (bits - 1)) : 0,
+                hi = lo + (int64_t(1) << bits) - 1;
+  const auto cb = s.bytes(*ct);
+  const Tensor wq = model_->read_f32(*w);
+  r.codes.resize(size_t(r.out * r.in));
+  r.scale = scale.data;
+  r.zero = zero.data;
+  for (int64_t o = 0; o < r.out; ++o)
+    for (int64_t c = 0; c < r.in; ++c) {
+      const size_t i = size_t(o * r.in + c);
+      const int64_t code = is_signed ? int64_t(std::to_integer<int8_t>(cb[i]))
+                                     : int64_t(std::to_integer<uint8_t>(cb[i]));
+      if (code < lo || code > hi)
+        fail("{}: {}.codes[{}, {}] = {} is outside the {}-bit range [{}, {}]", s.path(), name, o, c,
+             code, bits, lo, hi);
+      const size_t gi = size_t(o * r.groups + r.g_idx[size_t(c)]);
+      // The engine's dequantization (quant/grid.h): scale · (code − zero) in float32.
+      const float deq = scale.data[gi] * (float(code) - zero.data[gi]);
+      if (!(deq == wq.data[i]))
+        fail(
+            "{}: weight {}[{}, {}] = {} is not scale·(code − zero) = {} from {}; the directory "
+            "holds something the "
+            "integer state does not describe, refusing to export it",
+            model_->path(), name, o, c, wq.data[i], deq, s.path());
+      r.codes[i] = uint32_t(code - lo);
+    }
+  if (is_signed)
+    for (float& z : r.zero) z += float(int64_t(1) << (bits - 1));
+  return r;
+}
+
+}  // namespace loaq
