@@ -14,7 +14,8 @@ struct QuantArgs {
   std::string method = "gptq";
   int wbits = 3;
   int64_t group = -1;
-  bool sym = false, mse = false, act_order = false, static_groups = false;
+  std::string grid = "minmax";  // minmax | mse | neuqi | neuqi-int
+  bool sym = false, mse = false, act_order = false, static_groups = false;  // --mse: --grid mse
   double percdamp = 0.01;
   int64_t blocksize = 128;
   double alpha = LoaqParams{}.alpha, beta = LoaqParams{}.beta;
@@ -29,7 +30,8 @@ struct QuantArgs {
 void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method = true);
 
 // The pipeline configuration for method `method` at `wbits` (validated).
-QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits, bool progress);
+QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits,
+                                  bool progress);
 CalibConfig to_calib_config(const QuantArgs& a, int64_t model_context);
 
 // The settings as JSON, for reports.
