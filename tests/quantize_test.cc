@@ -88,6 +88,42 @@ TEST(Pipeline, EveryMethodIsDeterministic) {
   }
 }
 
+// NeUQI grids compose with the methods that correct the target (GPTAQ, LoaQ) and with Qronos: the
+// weights lie on their grids, codes in range, and real-valued zeros are not all integers.
+TEST(Pipeline, NeuqiComposesWithEveryMethod) {
+  LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
+  const CalibSet calib = small_calib(dir);
+  const Model fp = load_model(dir);
+  for (Method m : {Method::kGptaq, Method::kQronos, Method::kLoaq}) {
+    for (GridFit fit : {GridFit::kNeuqi, GridFit::kNeuqiInt}) {
+      Model a = fp;
+      QuantizeConfig cfg = config(m, 2);
+      cfg.grid.fit = fit;
+      std::map<std::string, QuantizedLinear> qa;
+      quantize_model(a, calib, cfg, &qa);
+      int64_t fractional = 0;
+      for (const auto& [name, q] : qa) {
+        const int64_t G = q.scale.cols(), N = q.q.cols();
+        for (float z : q.zero.data) fractional += z != std::round(z);
+        for (int64_t r = 0; r < q.q.rows(); r += 5)
+          for (int64_t c = 0; c < N; ++c) {
+            const int64_t g = q.g_idx[size_t(c)];
+            const int32_t code = q.codes[size_t(r * N + c)];
+            ASSERT_TRUE(code >= 0 && code <= 3) << name;
+            ASSERT_EQ(q.q.data[size_t(r * N + c)],
+                      dequantize(float(code), q.scale.data[size_t(r * G + g)],
+                                 q.zero.data[size_t(r * G + g)]))
+                << name;
+          }
+      }
+      if (fit == GridFit::kNeuqi)
+        EXPECT_GT(fractional, 0) << method_name(m);
+      else
+        EXPECT_EQ(fractional, 0) << method_name(m);
+    }
+  }
+}
+
 int run(const std::string& cmd, std::string* out = nullptr) {
   const std::string full = cmd + " 2>&1";
   FILE* p = popen(full.c_str(), "r");

@@ -14,45 +14,63 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // The sweep of neuqi_best_zero on x sorted in descending order (hd in the same order): for a fixed
-// k, the breakpoints k − ½ − x_j increase with j, so the qmax lists are merged through a heap of
-// their heads.
+// k, the breakpoints k − ½ − x_j increase with j, so the qmax lists are merged through a binary
+// min-heap of their heads (head of list k: element pos[k], breakpoint val[k]).
 ZeroFit sweep_real_zero(const double* xd, const double* hd, int64_t n, int qmax) {
-  // z → −∞: every code is 0, x − c = x.
+  if (n <= 0 || qmax < 1) return {};
+  // z → −∞: every code is 0, x − c = x. A = Σh does not change along the sweep.
   double A = 0, B = 0, C = 0;
   for (int64_t j = 0; j < n; ++j) {
     A += hd[j];
     B += hd[j] * xd[j];
     C += hd[j] * xd[j] * xd[j];
   }
+  const double inv_a = A > 0 ? 1.0 / A : 0.0;
   ZeroFit best{0.0, kInf};
   double lo = -kInf;
   auto piece = [&](double hi) {  // min of A z² + 2 B z + C on [lo, hi]
-    const double z = std::clamp(A > 0 ? -B / A : lo, lo, hi);
+    const double z = std::clamp(-B * inv_a, lo, hi);
     if (!std::isfinite(z)) return;
     const double f = (A * z + 2.0 * B) * z + C;
     if (f < best.objective) best = {z, f};
   };
-  using Head = std::pair<double, int64_t>;  // (breakpoint, k · n + j)
-  std::vector<Head> heap;
-  heap.reserve(size_t(qmax));
-  auto greater = [](const Head& a, const Head& b) { return a.first > b.first; };
-  if (n > 0)
-    for (int k = 1; k <= qmax; ++k) heap.emplace_back(k - 0.5 - xd[0], int64_t(k) * n);
-  std::make_heap(heap.begin(), heap.end(), greater);
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), greater);
-    const auto [v, id] = heap.back();
-    heap.pop_back();
+  std::vector<double> val(size_t(qmax) + 1);
+  std::vector<int64_t> pos(size_t(qmax) + 1, 0);
+  std::vector<int> heap(static_cast<size_t>(qmax));  // list numbers k, ordered by val[k]
+  for (int k = 1; k <= qmax; ++k) {
+    val[size_t(k)] = k - 0.5 - xd[0];
+    heap[size_t(k - 1)] = k;  // already a heap: val increases with k
+  }
+  int size = qmax;
+  auto sift_down = [&]() {
+    int i = 0;
+    const int k = heap[0];
+    for (;;) {
+      int c = 2 * i + 1;
+      if (c >= size) break;
+      if (c + 1 < size && val[size_t(heap[size_t(c + 1)])] < val[size_t(heap[size_t(c)])]) ++c;
+      if (!(val[size_t(heap[size_t(c)])] < val[size_t(k)])) break;
+      heap[size_t(i)] = heap[size_t(c)];
+      i = c;
+    }
+    heap[size_t(i)] = k;
+  };
+  while (size > 0) {
+    const int k = heap[0];
+    const double v = val[size_t(k)];
     piece(v);
     lo = v;
-    const int64_t k = id / n, j = id % n;
+    const int64_t j = pos[size_t(k)];
     const double d = xd[j] - double(k - 1);  // x − c before the code steps from k − 1 to k
     B -= hd[j];
     C += hd[j] * (1.0 - 2.0 * d);  // (d − 1)² − d²
     if (j + 1 < n) {
-      heap.emplace_back(double(k) - 0.5 - xd[j + 1], id + 1);
-      std::push_heap(heap.begin(), heap.end(), greater);
+      pos[size_t(k)] = j + 1;
+      val[size_t(k)] = double(k) - 0.5 - xd[j + 1];
+    } else {
+      heap[0] = heap[size_t(--size)];
     }
+    if (size > 0) sift_down();
   }
   piece(kInf);
   return best;
