@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "io/json_file.h"
 #include "pipeline/output.h"
@@ -88,39 +89,50 @@ TEST(Pipeline, EveryMethodIsDeterministic) {
   }
 }
 
-// NeUQI grids compose with the methods that correct the target (GPTAQ, LoaQ) and with Qronos: the
-// weights lie on their grids, codes in range, and real-valued zeros are not all integers.
+// NeUQI grids compose with every method (RTN then uses calibration data for diag H; Qronos and
+// the target-correcting GPTAQ and LoaQ): the weights lie on their grids, codes are in range, and
+// real-valued zeros are not all integers. On the first decoder layer only, to keep the test fast.
 TEST(Pipeline, NeuqiComposesWithEveryMethod) {
   LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
   const CalibSet calib = small_calib(dir);
-  const Model fp = load_model(dir);
-  for (Method m : {Method::kGptaq, Method::kQronos, Method::kLoaq}) {
-    for (GridFit fit : {GridFit::kNeuqi, GridFit::kNeuqiInt}) {
-      Model a = fp;
-      QuantizeConfig cfg = config(m, 2);
-      cfg.grid.fit = fit;
-      std::map<std::string, QuantizedLinear> qa;
-      quantize_model(a, calib, cfg, &qa);
-      int64_t fractional = 0;
-      for (const auto& [name, q] : qa) {
-        const int64_t G = q.scale.cols(), N = q.q.cols();
-        for (float z : q.zero.data) fractional += z != std::round(z);
-        for (int64_t r = 0; r < q.q.rows(); r += 5)
-          for (int64_t c = 0; c < N; ++c) {
-            const int64_t g = q.g_idx[size_t(c)];
-            const int32_t code = q.codes[size_t(r * N + c)];
-            ASSERT_TRUE(code >= 0 && code <= 3) << name;
-            ASSERT_EQ(q.q.data[size_t(r * N + c)],
-                      dequantize(float(code), q.scale.data[size_t(r * G + g)],
-                                 q.zero.data[size_t(r * G + g)]))
-                << name;
-          }
-      }
-      if (fit == GridFit::kNeuqi)
-        EXPECT_GT(fractional, 0) << method_name(m);
-      else
-        EXPECT_EQ(fractional, 0) << method_name(m);
+  Model fp = load_model(dir);
+  fp.weights.layers.resize(1);
+  fp.config.num_layers = 1;
+  const std::vector<std::tuple<Method, GridFit, int64_t>> cases = {
+      {Method::kRtn, GridFit::kNeuqi, 32},
+      {Method::kGptaq, GridFit::kNeuqi, -1},
+      {Method::kQronos, GridFit::kNeuqiInt, -1},
+      {Method::kLoaq, GridFit::kNeuqi, 32}};
+  for (const auto& [m, fit, group] : cases) {
+    Model a = fp;
+    QuantizeConfig cfg = config(m, 2);
+    cfg.grid.fit = fit;
+    cfg.grid.group = group;
+    std::map<std::string, QuantizedLinear> qa;
+    const QuantizeReport rep = quantize_model(a, calib, cfg, &qa);
+    ASSERT_EQ(qa.size(), 7u) << method_name(m);
+    int64_t fractional = 0;
+    for (const auto& [name, q] : qa) {
+      const int64_t G = q.scale.cols(), N = q.q.cols();
+      for (float z : q.zero.data) fractional += z != std::round(z);
+      for (int64_t r = 0; r < q.q.rows(); ++r)
+        for (int64_t c = 0; c < N; ++c) {
+          const int64_t g = q.g_idx[size_t(c)];
+          ASSERT_EQ(g, group < 0 ? 0 : c / group) << name;  // groups of original columns
+          const int32_t code = q.codes[size_t(r * N + c)];
+          ASSERT_TRUE(code >= 0 && code <= 3) << name;
+          ASSERT_EQ(q.q.data[size_t(r * N + c)],
+                    dequantize(float(code), q.scale.data[size_t(r * G + g)],
+                               q.zero.data[size_t(r * G + g)]))
+              << name;
+        }
     }
+    if (fit == GridFit::kNeuqi)
+      EXPECT_GT(fractional, 0) << method_name(m);
+    else
+      EXPECT_EQ(fractional, 0) << method_name(m);
+    for (const auto& l : rep.linears)
+      EXPECT_GT(l.objective, 0.0) << l.name;  // RTN too: it has H now
   }
 }
 
