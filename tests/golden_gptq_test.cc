@@ -135,14 +135,11 @@ TEST_P(GoldenSolver, MatchesReference) {
               c.at("id").get<std::string>().c_str(), agree, rel);
 }
 
-INSTANTIATE_TEST_SUITE_P(Gptq, GoldenSolver, ::testing::ValuesIn(cases_of({"gptq", "gptq_quarot"})),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(Gptq, GoldenSolver, ::testing::ValuesIn(cases_of({"gptq", "gptq_quarot"})), case_name);
 INSTANTIATE_TEST_SUITE_P(Gptaq, GoldenSolver, ::testing::ValuesIn(cases_of({"gptaq"})), case_name);
-INSTANTIATE_TEST_SUITE_P(Rtn, GoldenSolver,
-                         ::testing::ValuesIn(cases_of({"rtn", "rtn_quarot", "rtn_brevitas"})),
+INSTANTIATE_TEST_SUITE_P(Rtn, GoldenSolver, ::testing::ValuesIn(cases_of({"rtn", "rtn_quarot", "rtn_brevitas"})),
                          case_name);
-INSTANTIATE_TEST_SUITE_P(Qronos, GoldenSolver, ::testing::ValuesIn(cases_of({"qronos"})),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(Qronos, GoldenSolver, ::testing::ValuesIn(cases_of({"qronos"})), case_name);
 
 }  // namespace
 }  // namespace loaq
@@ -158,26 +155,20 @@ TEST(GoldenLayerCli, MatchesReference) {
   };
   const std::vector<Case> cases = {
       {"p2_m128_n128__gptq__w3_pc_act_bs128_asym", "--method gptq --wbits 3 --act-order"},
-      {"p1_m96_n64__gptaq__w4_g32_noact_bs16_asym",
-       "--method gptaq --wbits 4 --group 32 --blocksize 16 --grid-flavor quarot"},
-      {"p3_m256_n96__qronos__w3_pc_act_asym_float_zero",
-       "--method qronos --wbits 3 --act-order --grid-flavor brevitas --real-zero"},
+      {"p1_m96_n64__gptaq__w4_g32_noact_bs16_asym", "--method gptaq --wbits 4 --group 32 --blocksize 16 --grid-flavor quarot"},
+      {"p3_m256_n96__qronos__w3_pc_act_asym_float_zero", "--method qronos --wbits 3 --act-order --grid-flavor brevitas --real-zero"},
   };
   for (const auto& c : cases) {
     const std::string problem = dir + "/" + c.id.substr(0, c.id.find("__")) + ".safetensors";
-    const std::string out =
-        (std::filesystem::temp_directory_path() / ("loaq_layer_" + c.id + ".safetensors")).string();
-    const std::string cmd = std::string(LOAQ_BINARY) + " layer --problem " + problem + " " +
-                            c.args + " --out " + out + " > /dev/null";
+    const std::string out = (std::filesystem::temp_directory_path() / ("loaq_layer_" + c.id + ".safetensors")).string();
+    const std::string cmd = std::string(LOAQ_BINARY) + " layer --problem " + problem + " " + c.args + " --out " + out + " > /dev/null";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     const SafetensorsFile ours(out), gold(dir + "/cases/" + c.id + ".safetensors");
     const Tensor a = ours.read_f32("codes"), b = gold.read_f32("codes");
     ASSERT_EQ(a.shape, b.shape);
     int64_t same = 0;
     for (size_t i = 0; i < a.data.size(); ++i) same += a.data[i] == b.data[i];
-    EXPECT_GE(double(same) / double(a.numel()),
-              c.id.find("qronos") != std::string::npos ? 0.97 : 0.99)
-        << c.id;
+    EXPECT_GE(double(same) / double(a.numel()), c.id.find("qronos") != std::string::npos ? 0.97 : 0.99) << c.id;
     std::filesystem::remove(out);
   }
 }

@@ -1,7 +1,5 @@
 // The layer-wise pipeline end to end on the real stories260K model: identities between methods,
 // determinism, and the `loaq quantize` command (output directory, report, reload, bad input).
-#include "pipeline/quantize.h"
-
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -13,6 +11,7 @@
 
 #include "io/json_file.h"
 #include "pipeline/output.h"
+#include "pipeline/quantize.h"
 #include "test_assets.h"
 #include "text/calibration.h"
 
@@ -41,8 +40,7 @@ QuantizeConfig config(Method m, int bits) {
 std::vector<float> all_linear_weights(const Model& m) {
   std::vector<float> v;
   for (const auto& l : m.weights.layers)
-    for (LinearName n : kAllLinears)
-      v.insert(v.end(), l.linear(n).w.data.begin(), l.linear(n).w.data.end());
+    for (LinearName n : kAllLinears) v.insert(v.end(), l.linear(n).w.data.begin(), l.linear(n).w.data.end());
   return v;
 }
 
@@ -81,8 +79,7 @@ TEST(Pipeline, EveryMethodIsDeterministic) {
         for (int64_t c = 0; c < N; ++c) {
           const int64_t g = q.g_idx[size_t(c)];
           ASSERT_EQ(q.q.data[size_t(r * N + c)],
-                    q.scale.data[size_t(r * G + g)] *
-                        (float(q.codes[size_t(r * N + c)]) - q.zero.data[size_t(r * G + g)]))
+                    q.scale.data[size_t(r * G + g)] * (float(q.codes[size_t(r * N + c)]) - q.zero.data[size_t(r * G + g)]))
               << name;
         }
     }
@@ -164,42 +161,23 @@ TEST(QuantizeCli, OutputReloadsWithTheSamePerplexity) {
   TempDir t;
   const std::string bin = LOAQ_BINARY, out = (t.p / "q").string();
   std::string log;
-  ASSERT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data +
-                    " --method loaq --wbits 3 --nsamples 8 "
-                    "--seqlen 128 --eval c4 --out " +
-                    out,
-                &log),
-            0)
-      << log;
-  for (const char* f : {"config.json", "model.safetensors", "quant_state.safetensors",
-                        "report.json", "tokenizer.model"})
+  ASSERT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data + " --method loaq --wbits 3 --nsamples 8 "
+                "--seqlen 128 --eval c4 --out " + out, &log), 0) << log;
+  for (const char* f : {"config.json", "model.safetensors", "quant_state.safetensors", "report.json", "tokenizer.model"})
     EXPECT_TRUE(fs::exists(fs::path(out) / f)) << f;
   const auto report = read_json_file(out + "/report.json");
   EXPECT_EQ(report.at("settings").at("method").get<std::string>(), "loaq");
   EXPECT_EQ(report.at("linears").size(), 35u);
   EXPECT_TRUE(report.at("timings").contains("solve"));
   const std::string j = (t.p / "e.json").string();
-  ASSERT_EQ(run(bin + " eval -q --model " + out + " --data " + data +
-                    " --ppl c4 --seqlen 128 --json " + j,
-                &log),
-            0)
-      << log;
-  EXPECT_EQ(read_json_file(j).at("ppl").at("c4").get<double>(),
-            report.at("ppl").at("c4").get<double>());
+  ASSERT_EQ(run(bin + " eval -q --model " + out + " --data " + data + " --ppl c4 --seqlen 128 --json " + j, &log), 0) << log;
+  EXPECT_EQ(read_json_file(j).at("ppl").at("c4").get<double>(), report.at("ppl").at("c4").get<double>());
 
   // The output directory exists now: refused without --force, replaced with it.
-  EXPECT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data +
-                    " --method rtn --wbits 4 --out " + out,
-                &log),
-            1);
+  EXPECT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data + " --method rtn --wbits 4 --out " + out, &log), 1);
   EXPECT_NE(log.find("exists"), std::string::npos) << log;
-  EXPECT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data +
-                    " --method rtn --wbits 4 --force --out " + out,
-                &log),
-            0)
-      << log;
-  EXPECT_EQ(read_json_file(out + "/report.json").at("settings").at("method").get<std::string>(),
-            "rtn");
+  EXPECT_EQ(run(bin + " quantize -q --model " + dir + " --data " + data + " --method rtn --wbits 4 --force --out " + out, &log), 0) << log;
+  EXPECT_EQ(read_json_file(out + "/report.json").at("settings").at("method").get<std::string>(), "rtn");
   for (const auto& e : fs::directory_iterator(t.p))  // no temporary directory left behind
     EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos) << e.path();
 }
@@ -246,8 +224,8 @@ TEST(QuantizeCli, BadInput) {
   LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
   LOAQ_REQUIRE_ASSET(data, "data");
   TempDir t;
-  const std::string bin = LOAQ_BINARY, base = bin + " quantize -q --model " + dir + " --data " +
-                                              data + " --out " + (t.p / "o").string();
+  const std::string bin = LOAQ_BINARY, base = bin + " quantize -q --model " + dir + " --data " + data + " --out " +
+                                              (t.p / "o").string();
   struct Case {
     std::string args, expect;
   };
@@ -287,11 +265,10 @@ TEST(QuantizeCli, OverflowingStreamIsAnError) {
   for (auto& v : m.weights.layers[1].down.w.data) v = 3e38f;  // the sum over 172 inputs overflows
   write_model_safetensors(m, (model / "model.safetensors").string());
   std::string log;
-  EXPECT_EQ(
-      run(std::string(LOAQ_BINARY) + " quantize -q --model " + model.string() + " --data " + data +
-              " --method gptq --wbits 4 --nsamples 4 --seqlen 64 --out " + (t.p / "o").string(),
-          &log),
-      1)
+  EXPECT_EQ(run(std::string(LOAQ_BINARY) + " quantize -q --model " + model.string() + " --data " + data +
+                    " --method gptq --wbits 4 --nsamples 4 --seqlen 64 --out " + (t.p / "o").string(),
+                &log),
+            1)
       << log;
   EXPECT_NE(log.find("layer"), std::string::npos) << log;
   EXPECT_NE(log.find("non-finite"), std::string::npos) << log;

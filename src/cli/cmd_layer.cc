@@ -74,8 +74,7 @@ int run_layer(const LayerArgs& a) {
     add_cross(C, Xq.ptr(), dX.ptr(), X.rows(), N, N);
   } else if (f.find("H")) {
     const Tensor h = f.read_f32("H");
-    if (h.ndim() != 2 || h.rows() != N || h.cols() != N)
-      fail("{}: H must be [{}, {}]", a.problem, N, N);
+    if (h.ndim() != 2 || h.rows() != N || h.cols() != N) fail("{}: H must be [{}, {}]", a.problem, N, N);
     H = to_d(h);
     if (qc.method != Method::kGptq && qc.method != Method::kRtn)
       fail("{}: method {} needs the inputs X (and Xq), not only H", a.problem,
@@ -129,9 +128,7 @@ int run_layer(const LayerArgs& a) {
       r = gptq_quantize(target, H, qc.grid, qc.solver);
       break;
     }
-    case Method::kNone:
-      r.q = W;
-      break;
+    case Method::kNone: r.q = W; break;
   }
 
   nlohmann::ordered_json j;
@@ -148,9 +145,7 @@ int run_layer(const LayerArgs& a) {
       full.data[i] -= ref.data[i];
       qonly.data[i] -= xqw.data[i];
     }
-    j["objective"] = {{"full", frob2(full)},
-                      {"qonly", frob2(qonly)},
-                      {"ref", frob2(ref)},
+    j["objective"] = {{"full", frob2(full)}, {"qonly", frob2(qonly)}, {"ref", frob2(ref)},
                       {"rel_full", frob2(full) / frob2(ref)}};
   }
   fmt::print("{}\n", j.dump(2));
@@ -161,8 +156,7 @@ int run_layer(const LayerArgs& a) {
       t.push_back({"codes", DType::I32, r.q.shape, std::as_bytes(std::span(r.codes))});
       t.push_back(f32_entry("scale", r.scale));
       t.push_back(f32_entry("zero", r.zero));
-      t.push_back(
-          {"g_idx", DType::I32, {int64_t(r.g_idx.size())}, std::as_bytes(std::span(r.g_idx))});
+      t.push_back({"g_idx", DType::I32, {int64_t(r.g_idx.size())}, std::as_bytes(std::span(r.g_idx))});
       t.push_back({"perm", DType::I32, {int64_t(r.perm.size())}, std::as_bytes(std::span(r.perm))});
     }
     write_safetensors(a.out, std::move(t), {{"report", j.dump()}});
@@ -174,14 +168,10 @@ int run_layer(const LayerArgs& a) {
 
 Runner add_layer(CLI::App& app) {
   auto a = std::make_shared<LayerArgs>();
-  auto* cmd = app.add_subcommand("layer",
-                                 "Quantize a single linear layer given as tensors (W, X, Xq or H)");
-  cmd->add_option("--problem", a->problem,
-                  "safetensors with W [out,in] and X/Xq [T,in] or H [in,in]")
-      ->required();
+  auto* cmd = app.add_subcommand("layer", "Quantize a single linear layer given as tensors (W, X, Xq or H)");
+  cmd->add_option("--problem", a->problem, "safetensors with W [out,in] and X/Xq [T,in] or H [in,in]")->required();
   cmd->add_option("--out", a->out, "Write Q, codes, scale, zero, g_idx, perm here");
-  cmd->add_option("--grid-flavor", a->flavor, "Grid of which reference: gptq, quarot or brevitas")
-      ->capture_default_str();
+  cmd->add_option("--grid-flavor", a->flavor, "Grid of which reference: gptq, quarot or brevitas")->capture_default_str();
   cmd->add_flag("--real-zero", a->real_zero, "Real-valued zero point");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   add_quant_options(cmd, a->q);

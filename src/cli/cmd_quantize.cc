@@ -7,11 +7,11 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "io/atomic_file.h"
 #include "cli/quant_options.h"
 #include "core/env.h"
 #include "core/error.h"
 #include "eval/ppl_suite.h"
-#include "io/atomic_file.h"
 #include "pipeline/output.h"
 #include "pipeline/quantize.h"
 #include "text/tokenizer.h"
@@ -60,12 +60,8 @@ int run_quantize(const QuantizeArgs& a) {
   report["stream_bytes"] = rep.stream_bytes;
   nlohmann::ordered_json lin = nlohmann::ordered_json::array();
   for (const auto& l : rep.linears)
-    lin.push_back({{"name", l.name},
-                   {"rel_objective", l.objective},
-                   {"damp", l.damp},
-                   {"damp_raises", l.damp_raises},
-                   {"dead_columns", l.dead_columns},
-                   {"seconds", l.seconds}});
+    lin.push_back({{"name", l.name}, {"rel_objective", l.objective}, {"damp", l.damp},
+                   {"damp_raises", l.damp_raises}, {"dead_columns", l.dead_columns}, {"seconds", l.seconds}});
   report["linears"] = lin;
 
   const auto datasets = split_csv(a.eval);
@@ -81,9 +77,7 @@ int run_quantize(const QuantizeArgs& a) {
     report["eval_settings"] = {{"seqlen", po.seqlen}, {"bos", po.bos}};
     add_ppl_json(report, res);
     report["timings"]["eval"] = std::chrono::duration<double>(Clock::now() - t).count();
-    for (const auto& p : res)
-      fmt::print("{} {}-bit  {:<10} ppl {:.4f}\n", method_name(qc.method), qc.grid.bits, p.name,
-                 p.r.ppl);
+    for (const auto& p : res) fmt::print("{} {}-bit  {:<10} ppl {:.4f}\n", method_name(qc.method), qc.grid.bits, p.name, p.r.ppl);
   }
   t = Clock::now();
   report["timings"]["write"] = 0.0;
@@ -92,8 +86,7 @@ int run_quantize(const QuantizeArgs& a) {
     report["timings"]["write"] = std::chrono::duration<double>(Clock::now() - t).count();
     write_file_atomic(a.json, report.dump(2) + "\n");
   }
-  fmt::print("wrote {} ({:.1f} s)\n", a.out,
-             std::chrono::duration<double>(Clock::now() - t0).count());
+  fmt::print("wrote {} ({:.1f} s)\n", a.out, std::chrono::duration<double>(Clock::now() - t0).count());
   return 0;
 }
 
@@ -106,10 +99,8 @@ Runner add_quantize(CLI::App& app) {
   cmd->add_option("--out", a->out, "Output directory")->required();
   cmd->add_flag("--force", a->force, "Replace an existing output directory");
   add_quant_options(cmd, a->q);
-  cmd->add_option("--eval", a->eval,
-                  "Evaluate perplexity after quantizing: wikitext2,c4,ptb or files");
-  cmd->add_option("--eval-seqlen", a->eval_seqlen,
-                  "Evaluation window (default: the calibration seqlen)");
+  cmd->add_option("--eval", a->eval, "Evaluate perplexity after quantizing: wikitext2,c4,ptb or files");
+  cmd->add_option("--eval-seqlen", a->eval_seqlen, "Evaluation window (default: the calibration seqlen)");
   cmd->add_flag("--no-bos", a->no_bos, "Evaluate without BOS");
   cmd->add_option("--data", a->data, "Datasets folder (default: $LOAQ_ASSETS/data)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");

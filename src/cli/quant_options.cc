@@ -8,12 +8,10 @@ namespace loaq::cli {
 
 void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
   if (with_method) {
-    cmd->add_option("--method", a.method, "none, rtn, gptq, gptaq, qronos or loaq")
-        ->capture_default_str();
+    cmd->add_option("--method", a.method, "none, rtn, gptq, gptaq, qronos or loaq")->capture_default_str();
     cmd->add_option("--wbits", a.wbits, "Weight bit-width (2–8)")->capture_default_str();
   }
-  cmd->add_option("--group", a.group, "Group size along the input dimension (-1: per channel)")
-      ->capture_default_str();
+  cmd->add_option("--group", a.group, "Group size along the input dimension (-1: per channel)")->capture_default_str();
   cmd->add_flag("--sym", a.sym, "Symmetric grid (GPTQ reference's)");
   cmd->add_option("--grid", a.grid,
                   "Scale/zero fit: minmax, mse (quant.py clip search), neuqi (NeUQI, real zero "
@@ -24,30 +22,22 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
                 "Same as --grid mse (GPTQ quant.py: grid 100, maxshrink 0.8, norm 2.4)");
   cmd->add_flag("--act-order", a.act_order, "Quantize columns by descending diag(H)");
   cmd->add_flag("--static-groups", a.static_groups, "Fit group grids before any update");
-  cmd->add_option("--percdamp", a.percdamp, "GPTQ damping as a fraction of mean(diag H)")
-      ->capture_default_str();
+  cmd->add_option("--percdamp", a.percdamp, "GPTQ damping as a fraction of mean(diag H)")->capture_default_str();
   cmd->add_option("--blocksize", a.blocksize, "GPTQ lazy-update block size")->capture_default_str();
-  cmd->add_option("--alpha", a.alpha, "LoaQ α (linear-layer output approximation)")
-      ->capture_default_str();
-  cmd->add_option("--beta", a.beta, "LoaQ β (sub-layer output approximation)")
-      ->capture_default_str();
-  cmd->add_flag("--no-noa", a.no_noa,
-                "LoaQ without the normalized output approximation (s = ŝ = 1)");
+  cmd->add_option("--alpha", a.alpha, "LoaQ α (linear-layer output approximation)")->capture_default_str();
+  cmd->add_option("--beta", a.beta, "LoaQ β (sub-layer output approximation)")->capture_default_str();
+  cmd->add_flag("--no-noa", a.no_noa, "LoaQ without the normalized output approximation (s = ŝ = 1)");
   cmd->add_flag("--no-soa", a.no_soa, "LoaQ without the sub-layer output approximation (β = 0)");
   cmd->add_option("--gptaq-alpha", a.gptaq_alpha, "GPTAQ α")->capture_default_str();
-  cmd->add_option("--qronos-alpha", a.qronos_alpha, "Qronos damping α·λmax(H)")
-      ->capture_default_str();
-  cmd->add_option("--calib", a.calib, "Calibration: c4, or a .jsonl / text file")
-      ->capture_default_str();
-  cmd->add_option("--calib-ids", a.calib_ids,
-                  "safetensors with input_ids [nsamples, seqlen]: use these windows");
+  cmd->add_option("--qronos-alpha", a.qronos_alpha, "Qronos damping α·λmax(H)")->capture_default_str();
+  cmd->add_option("--calib", a.calib, "Calibration: c4, or a .jsonl / text file")->capture_default_str();
+  cmd->add_option("--calib-ids", a.calib_ids, "safetensors with input_ids [nsamples, seqlen]: use these windows");
   cmd->add_option("--nsamples", a.nsamples, "Calibration windows")->capture_default_str();
   cmd->add_option("--seqlen", a.seqlen, "Calibration window length (default min(2048, context))");
   cmd->add_option("--seed", a.seed, "Calibration seed")->capture_default_str();
 }
 
-QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits,
-                                  bool progress) {
+QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits, bool progress) {
   QuantizeConfig q;
   q.method = parse_method(method);
   q.grid.bits = wbits;
@@ -119,10 +109,8 @@ nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibS
   if (q.method == Method::kGptaq) j["gptaq_alpha"] = q.gptaq_alpha;
   if (q.method == Method::kQronos) j["qronos_alpha"] = q.qronos_alpha;
   if (q.method == Method::kLoaq)
-    j["loaq"] = {
-        {"alpha", q.loaq.alpha}, {"beta", q.loaq.beta}, {"noa", q.loaq.noa}, {"soa", q.loaq.soa}};
-  j["calibration"] = {
-      {"nsamples", calib.nsamples}, {"seqlen", calib.seqlen}, {"source", calib.description}};
+    j["loaq"] = {{"alpha", q.loaq.alpha}, {"beta", q.loaq.beta}, {"noa", q.loaq.noa}, {"soa", q.loaq.soa}};
+  j["calibration"] = {{"nsamples", calib.nsamples}, {"seqlen", calib.seqlen}, {"source", calib.description}};
   return j;
 }
 

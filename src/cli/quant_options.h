@@ -30,8 +30,7 @@ struct QuantArgs {
 void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method = true);
 
 // The pipeline configuration for method `method` at `wbits` (validated).
-QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits,
-                                  bool progress);
+QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits, bool progress);
 CalibConfig to_calib_config(const QuantArgs& a, int64_t model_context);
 
 // The settings as JSON, for reports.

@@ -38,9 +38,8 @@ void write_model_safetensors(const Model& m, const std::string& path,
   write_safetensors(path, std::move(t), metadata);
 }
 
-void write_quant_state(const std::map<std::string, QuantizedLinear>& linears,
-                       const GridConfig& grid, const std::string& path,
-                       const std::map<std::string, std::string>& metadata) {
+void write_quant_state(const std::map<std::string, QuantizedLinear>& linears, const GridConfig& grid,
+                       const std::string& path, const std::map<std::string, std::string>& metadata) {
   const bool is_signed = grid.qmin() < 0;
   std::vector<std::vector<uint8_t>> code_bytes;
   code_bytes.reserve(linears.size());
@@ -49,60 +48,49 @@ void write_quant_state(const std::map<std::string, QuantizedLinear>& linears,
     auto& b = code_bytes.emplace_back(q.codes.size());
     for (size_t i = 0; i < q.codes.size(); ++i)
       b[i] = is_signed ? std::bit_cast<uint8_t>(int8_t(q.codes[i])) : uint8_t(q.codes[i]);
-    t.push_back({name + ".codes", is_signed ? DType::I8 : DType::U8, q.q.shape,
-                 std::as_bytes(std::span(b))});
+    t.push_back({name + ".codes", is_signed ? DType::I8 : DType::U8, q.q.shape, std::as_bytes(std::span(b))});
     t.push_back(f32_entry(name + ".scale", q.scale));
     t.push_back(f32_entry(name + ".zero", q.zero));
-    t.push_back({name + ".g_idx",
-                 DType::I32,
-                 {int64_t(q.g_idx.size())},
-                 std::as_bytes(std::span(q.g_idx))});
-    t.push_back(
-        {name + ".perm", DType::I32, {int64_t(q.perm.size())}, std::as_bytes(std::span(q.perm))});
+    t.push_back({name + ".g_idx", DType::I32, {int64_t(q.g_idx.size())}, std::as_bytes(std::span(q.g_idx))});
+    t.push_back({name + ".perm", DType::I32, {int64_t(q.perm.size())}, std::as_bytes(std::span(q.perm))});
   }
   write_safetensors(path, std::move(t), metadata);
 }
 
-void write_quant_output(const std::string& out_dir, bool force, const std::string& source_dir,
-                        const Model& m, const std::map<std::string, QuantizedLinear>& linears,
-                        const GridConfig& grid, const nlohmann::ordered_json& report) {
+void write_quant_output(const std::string& out_dir, bool force, const std::string& source_dir, const Model& m,
+                        const std::map<std::string, QuantizedLinear>& linears, const GridConfig& grid,
+                        const nlohmann::ordered_json& report) {
   const fs::path out = fs::absolute(out_dir);
-  if (fs::exists(out) && !force)
-    fail("output directory '{}' exists (use --force to replace it)", out_dir);
-  const fs::path tmp =
-      out.parent_path() / fmt::format(".{}.partial-{}", out.filename().string(), ::getpid());
+  if (fs::exists(out) && !force) fail("output directory '{}' exists (use --force to replace it)", out_dir);
+  const fs::path tmp = out.parent_path() / fmt::format(".{}.partial-{}", out.filename().string(), ::getpid());
   std::error_code ec;
   fs::remove_all(tmp, ec);
   if (!fs::create_directories(tmp, ec) && ec)
     fail("cannot create '{}': {}", tmp.string(), ec.message());
   try {
-    for (const char* f :
-         {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json",
-          "special_tokens_map.json", "generation_config.json"}) {
+    for (const char* f : {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json",
+                          "special_tokens_map.json", "generation_config.json"}) {
       const fs::path src = fs::path(source_dir) / f;
       if (fs::exists(src)) {
         fs::copy_file(src, tmp / f, fs::copy_options::overwrite_existing, ec);
-        if (ec)
-          fail("cannot copy '{}' to '{}': {}", src.string(), (tmp / f).string(), ec.message());
+        if (ec) fail("cannot copy '{}' to '{}': {}", src.string(), (tmp / f).string(), ec.message());
       }
     }
     const std::map<std::string, std::string> meta = {{"format", "pt"}, {"producer", "loaq"}};
     write_model_safetensors(m, (tmp / "model.safetensors").string(), meta);
     if (!linears.empty()) {
-      std::map<std::string, std::string> qmeta = {
-          {"producer", "loaq"},
-          {"bits", std::to_string(grid.bits)},
-          {"group_size", std::to_string(grid.group)},
-          {"sym", grid.sym ? "true" : "false"},
-          {"real_zero", grid.zero_in_rounding() ? "true" : "false"},
-          {"grid", grid.describe()},
-          {"dequantize", "scale * (code - zero)"}};
+      std::map<std::string, std::string> qmeta = {{"producer", "loaq"},
+                                                  {"bits", std::to_string(grid.bits)},
+                                                  {"group_size", std::to_string(grid.group)},
+                                                  {"sym", grid.sym ? "true" : "false"},
+                                                  {"real_zero", grid.zero_in_rounding() ? "true" : "false"},
+                                                  {"grid", grid.describe()},
+                                                  {"dequantize", "scale * (code - zero)"}};
       write_quant_state(linears, grid, (tmp / "quant_state.safetensors").string(), qmeta);
     }
     write_file_atomic((tmp / "report.json").string(), report.dump(2) + "\n");
     if (fs::exists(out)) {
-      const fs::path old =
-          out.parent_path() / fmt::format(".{}.old-{}", out.filename().string(), ::getpid());
+      const fs::path old = out.parent_path() / fmt::format(".{}.old-{}", out.filename().string(), ::getpid());
       fs::rename(out, old, ec);
       if (ec) fail("cannot move the existing '{}' aside: {}", out_dir, ec.message());
       fs::rename(tmp, out, ec);

@@ -17,25 +17,18 @@ namespace loaq {
 
 std::string method_name(Method m) {
   switch (m) {
-    case Method::kNone:
-      return "none";
-    case Method::kRtn:
-      return "rtn";
-    case Method::kGptq:
-      return "gptq";
-    case Method::kGptaq:
-      return "gptaq";
-    case Method::kQronos:
-      return "qronos";
-    case Method::kLoaq:
-      return "loaq";
+    case Method::kNone: return "none";
+    case Method::kRtn: return "rtn";
+    case Method::kGptq: return "gptq";
+    case Method::kGptaq: return "gptaq";
+    case Method::kQronos: return "qronos";
+    case Method::kLoaq: return "loaq";
   }
   return "?";
 }
 
 Method parse_method(const std::string& s) {
-  for (Method m :
-       {Method::kNone, Method::kRtn, Method::kGptq, Method::kGptaq, Method::kQronos, Method::kLoaq})
+  for (Method m : {Method::kNone, Method::kRtn, Method::kGptq, Method::kGptaq, Method::kQronos, Method::kLoaq})
     if (method_name(m) == s) return m;
   fail("--method '{}': choose one of none, rtn, gptq, gptaq, qronos, loaq", s);
 }
@@ -47,9 +40,7 @@ bool method_needs_calibration(const QuantizeConfig& cfg) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // Statistics of one linear group's input over the calibration set (sums over tokens, fp64).
 struct Stats {
@@ -59,9 +50,7 @@ struct Stats {
   bool has_c = false, has_s = false;
 };
 
-bool needs_fp_stream(Method m) {
-  return m == Method::kGptaq || m == Method::kQronos || m == Method::kLoaq;
-}
+bool needs_fp_stream(Method m) { return m == Method::kGptaq || m == Method::kQronos || m == Method::kLoaq; }
 
 // Relative solver objective tr(E H Eᵀ) / tr(W̃ H W̃ᵀ), E = Q − W̃.
 double relative_objective(const Tensor& q, const Tensor& target, const MatD& h) {
@@ -82,29 +71,27 @@ double relative_objective(const Tensor& q, const Tensor& target, const MatD& h) 
 
 class Driver {
  public:
-  Driver(Model& m, const CalibSet& calib, const QuantizeConfig& cfg,
-         std::map<std::string, QuantizedLinear>* out)
+  Driver(Model& m, const CalibSet& calib, const QuantizeConfig& cfg, std::map<std::string, QuantizedLinear>* out)
       : m_(m), c_(m.config), calib_(calib), cfg_(cfg), out_(out) {}
 
   QuantizeReport run() {
     const auto t0 = Clock::now();
     if (cfg_.method == Method::kNone) return report_;
-    if (cfg_.method == Method::kRtn &&
-        !cfg_.grid.neuqi()) {  // RTN needs no data, except for NeUQI's diag(H)
+    // RTN needs no data, except with a NeUQI grid (its diag(H)).
+    if (cfg_.method == Method::kRtn && !cfg_.grid.neuqi()) {
       run_rtn();
       report_.timings["total"] = since(t0);
       return report_;
     }
     const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
     if (T > c_.max_position_embeddings)
-      fail("calibration seqlen {} exceeds the model's context ({} positions)", T,
-           c_.max_position_embeddings);
+      fail("calibration seqlen {} exceeds the model's context ({} positions)", T, c_.max_position_embeddings);
     report_.calib_tokens = S * T;
     rope_ = make_rope_table(c_, T);
     auto t = Clock::now();
     hq_ = embed(m_, calib_.ids);  // the quantized stream ĥ
     use_fp_ = needs_fp_stream(cfg_.method);
-    if (use_fp_) hf_ = hq_;  // the full-precision stream h
+    if (use_fp_) hf_ = hq_;       // the full-precision stream h
     report_.stream_bytes = int64_t(sizeof(float)) * S * T * Hd * (use_fp_ ? 2 : 1);
     timing("forward", t);
 
@@ -161,8 +148,7 @@ class Driver {
 
   // The inputs of the W_in group (normed hidden) or of W_out (the sub-layer module output) for a
   // chunk of one stream, with the weights `w`.
-  Tensor linear_input(bool attn, bool w_in, const LayerWeights& w, const Tensor& h,
-                      int64_t n) const {
+  Tensor linear_input(bool attn, bool w_in, const LayerWeights& w, const Tensor& h, int64_t n) const {
     const Tensor x = rms_norm(h, attn ? w.input_norm : w.post_attn_norm, c_.rms_norm_eps);
     if (w_in) return x;
     return attn ? attention_inner(c_, w, rope_, {n, calib_.seqlen}, x) : mlp_inner(c_, w, x);
@@ -170,9 +156,8 @@ class Driver {
 
   // One sub-layer: quantize W_in, then W_out, then advance both streams.
   void sublayer(bool attn, const LayerWeights& wf, LayerWeights& wq) {
-    const auto in_names =
-        attn ? std::vector<LinearName>{LinearName::kQ, LinearName::kK, LinearName::kV}
-             : std::vector<LinearName>{LinearName::kGate, LinearName::kUp};
+    const auto in_names = attn ? std::vector<LinearName>{LinearName::kQ, LinearName::kK, LinearName::kV}
+                               : std::vector<LinearName>{LinearName::kGate, LinearName::kUp};
     const LinearName out_name = attn ? LinearName::kO : LinearName::kDown;
     const int64_t n_in = c_.hidden_size, n_out = attn ? c_.q_dim() : c_.intermediate_size;
 
@@ -195,8 +180,7 @@ class Driver {
         for (float v : h.data)
           if (!std::isfinite(v))
             fail("non-finite value in the {} stream after layer {} {} (samples {}–{})",
-                 &stream == &hq_ ? "quantized" : "full-precision", layer_,
-                 attn ? "attention" : "MLP", s0, s1 - 1);
+                 &stream == &hq_ ? "quantized" : "full-precision", layer_, attn ? "attention" : "MLP", s0, s1 - 1);
         std::copy(h.data.begin(), h.data.end(), stream.data.begin() + s0 * T * Hd);
       };
       step(hq_, wq);
@@ -206,8 +190,7 @@ class Driver {
   }
 
   // Statistics of the W_in (w_in) or W_out group over all calibration chunks.
-  Stats accumulate(bool attn, bool w_in, const LayerWeights& wf, const LayerWeights& wq,
-                   int64_t N) {
+  Stats accumulate(bool attn, bool w_in, const LayerWeights& wf, const LayerWeights& wq, int64_t N) {
     auto t = Clock::now();
     const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
     const bool loaq = cfg_.method == Method::kLoaq;
@@ -271,11 +254,8 @@ class Driver {
     report_.timings["statistics"] += since(t) - fwd;
     for (double v : st.H.data)
       if (!std::isfinite(v))
-        fail(
-            "non-finite value in the inputs of layer {} {} {} (the calibration activations "
-            "overflow)",
-            layer_, attn ? "attention" : "MLP",
-            w_in ? (attn ? "q/k/v" : "gate/up") : (attn ? "o_proj" : "down_proj"));
+        fail("non-finite value in the inputs of layer {} {} {} (the calibration activations overflow)", layer_,
+             attn ? "attention" : "MLP", w_in ? (attn ? "q/k/v" : "gate/up") : (attn ? "o_proj" : "down_proj"));
     return st;
   }
 
@@ -284,8 +264,7 @@ class Driver {
     QuantizedLinear q;
     Tensor target = w;
     switch (cfg_.method) {
-      case Method::kRtn:  // only with a NeUQI grid: diag(H) of the quantized stream, as the
-                          // reference
+      case Method::kRtn:  // only with a NeUQI grid: diag(H) of the quantized stream (the reference's)
         q = rtn_quantize(w, cfg_.grid, neuqi_weights(st.H, cfg_.solver.percdamp).data());
         break;
       case Method::kGptq:
@@ -322,8 +301,7 @@ class Driver {
       default:
         fail("internal error: solve() for method {}", method_name(cfg_.method));
     }
-    LinearReport lr{
-        name(n), relative_objective(q.q, target, st.H), q.damp, q.damp_raises, q.dead_columns, 0.0};
+    LinearReport lr{name(n), relative_objective(q.q, target, st.H), q.damp, q.damp_raises, q.dead_columns, 0.0};
     dst.w = q.q;
     if (out_) (*out_)[name(n)] = std::move(q);
     lr.seconds = since(t);

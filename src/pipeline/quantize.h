@@ -26,8 +26,8 @@ struct LoaqParams {
   // scored on held-out C4-train windows: α = 0.6 (of 0…1 step 0.1), β = 0.35 (of 0…1 step 0.05).
   double alpha = 0.6;  // linear-layer output approximation weight (eq. 8)
   double beta = 0.35;  // sub-layer output approximation weight (eq. 10)
-  bool noa = true;  // normalized sub-layer output approximation (eq. 12): per-token RMS rescaling
-  bool soa = true;  // sub-layer output approximation (the β term)
+  bool noa = true;     // normalized sub-layer output approximation (eq. 12): per-token RMS rescaling
+  bool soa = true;     // sub-layer output approximation (the β term)
 };
 
 struct QuantizeConfig {
@@ -37,7 +37,7 @@ struct QuantizeConfig {
   double gptaq_alpha = 0.25;   // GPTAQ's α (its fasterquant default)
   double qronos_alpha = 1e-6;  // Qronos damping α · λmax(H) (brevitas default)
   LoaqParams loaq;
-  int64_t chunk_samples = 8;  // calibration windows per forward chunk
+  int64_t chunk_samples = 8;   // calibration windows per forward chunk
   bool progress = true;
 };
 
@@ -46,8 +46,8 @@ struct QuantizeConfig {
 bool method_needs_calibration(const QuantizeConfig& cfg);
 
 struct LinearReport {
-  std::string name;  // "model.layers.3.self_attn.o_proj"
-  double objective = 0;  // tr((Q − W̃) H (Q − W̃)ᵀ) / tr(W̃ H W̃ᵀ): the solver's relative error
+  std::string name;         // "model.layers.3.self_attn.o_proj"
+  double objective = 0;     // tr((Q − W̃) H (Q − W̃)ᵀ) / tr(W̃ H W̃ᵀ): the solver's relative error
   double damp = 0;
   int damp_raises = 0;
   int64_t dead_columns = 0;

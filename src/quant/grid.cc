@@ -100,8 +100,7 @@ void params_for_range(const GridConfig& g, float xmin, float xmax, float& scale,
     scale = (xmax - xmin) / maxq;
     zero = (maxq + 1.0f) / 2.0f;
   } else {
-    const float range =
-        g.flavor == GridFlavor::kQuarot ? std::max(xmax - xmin, 1e-5f) : xmax - xmin;
+    const float range = g.flavor == GridFlavor::kQuarot ? std::max(xmax - xmin, 1e-5f) : xmax - xmin;
     scale = range / maxq;
     zero = std::nearbyint(-xmin / scale);
   }

@@ -17,14 +17,14 @@ double lambda_max(const MatD& a) {
   lapack_int found = 0;
   double w = 0, z = 0;
   std::vector<lapack_int> isuppz(2);
-  const lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'N', 'I', 'U', n, m.data.data(), n, 0.0,
-                                         0.0, n, n, 0.0, &found, &w, &z, 1, isuppz.data());
+  const lapack_int info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'N', 'I', 'U', n, m.data.data(), n, 0.0, 0.0, n, n,
+                                         0.0, &found, &w, &z, 1, isuppz.data());
   if (info != 0 || found != 1) fail("eigenvalue computation failed (LAPACK dsyevr info {})", info);
   return w;
 }
 
-QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g_in,
-                                const GridConfig& grid, const QronosConfig& cfg) {
+QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g_in, const GridConfig& grid,
+                                const QronosConfig& cfg) {
   validate(grid);
   const int64_t M = w.rows(), N = w.cols();
   if (h_in.rows != N || g_in.rows != N || h_in.cols != N || g_in.cols != N)
@@ -47,8 +47,7 @@ QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g
   r.perm.resize(size_t(N));
   std::iota(r.perm.begin(), r.perm.end(), 0);
   if (cfg.act_order)
-    std::stable_sort(r.perm.begin(), r.perm.end(),
-                     [&](int32_t a, int32_t b) { return h_in(a, a) > h_in(b, b); });
+    std::stable_sort(r.perm.begin(), r.perm.end(), [&](int32_t a, int32_t b) { return h_in(a, a) > h_in(b, b); });
   const auto& perm = r.perm;
   MatD H(N, N), Gm(N, N), Wp(M, N), Vp(M, N);
   for (int64_t i = 0; i < N; ++i)
@@ -97,8 +96,7 @@ QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g
     for (int64_t i = 0; i < n1; ++i)
       for (int64_t j = 0; j < n1; ++j) A(i, j) = H(i + 1, j + 1) + (i == j ? r.damp : 0.0);
     if (!spd_inverse(A))
-      fail("Qronos: H[1:,1:] + {:.3g}·I is not positive definite (degenerate calibration inputs)",
-           r.damp);
+      fail("Qronos: H[1:,1:] + {:.3g}·I is not positive definite (degenerate calibration inputs)", r.damp);
     for (int64_t i = 0; i < N; ++i)
       for (int64_t j = 0; j < n1; ++j) Gd(i, j) = Gm(i, j + 1) + (i == j + 1 ? r.damp : 0.0);
     MatD R = matmul(Wp, false, Gd, false);  // [M, n1]
@@ -117,8 +115,7 @@ QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g
         double* v = V.row(row);
         for (int64_t i = i1; i < i2; ++i) {
           const int64_t gi = r.g_idx[size_t(perm[size_t(i + 1)])];
-          const float sc = r.scale.data[size_t(row * G + gi)],
-                      ze = r.zero.data[size_t(row * G + gi)];
+          const float sc = r.scale.data[size_t(row * G + gi)], ze = r.zero.data[size_t(row * G + gi)];
           const float code = quantize_code(grid, float(v[i]), sc, ze);
           const double q = dequantize(code, sc, ze);
           codes_p[size_t(row * N + i + 1)] = int32_t(code);

@@ -29,8 +29,8 @@ struct QronosConfig {
       0.01;  // only for a NeUQI grid's column weights diag(H) + percdamp · mean(diag H)
 };
 
-QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h, const MatD& g,
-                                const GridConfig& grid, const QronosConfig& cfg);
+QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h, const MatD& g, const GridConfig& grid,
+                                const QronosConfig& cfg);
 
 // Largest eigenvalue of a symmetric matrix (LAPACK dsyevr).
 double lambda_max(const MatD& a);

@@ -11,9 +11,7 @@ namespace loaq {
 
 namespace {
 
-int64_t n_groups(const GridConfig& g, int64_t n) {
-  return g.group < 0 ? 1 : (n + g.group - 1) / g.group;
-}
+int64_t n_groups(const GridConfig& g, int64_t n) { return g.group < 0 ? 1 : (n + g.group - 1) / g.group; }
 
 void check_shapes(const Tensor& w, const MatD* h) {
   if (w.ndim() != 2) fail("solver: weight must be 2-D, got {}", shape_str(w.shape));
@@ -88,11 +86,9 @@ MatD inverse_cholesky_upper(MatD h, double& damp, int& raises) {
       if (finite) return a;
     }
     if (attempt == 8)
-      fail(
-          "Hessian of size {} is not positive definite even with damping {:.3g} (mean diagonal "
-          "{:.3g}); "
-          "the calibration inputs are degenerate",
-          n, damp, mean_diag);
+      fail("Hessian of size {} is not positive definite even with damping {:.3g} (mean diagonal {:.3g}); "
+           "the calibration inputs are degenerate",
+           n, damp, mean_diag);
     ++raises;
     damp = damp > 0 ? damp * 10.0 : std::max(1e-8 * mean_diag, 1e-12);
   }
@@ -152,14 +148,12 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
   r.perm.resize(size_t(N));
   std::iota(r.perm.begin(), r.perm.end(), 0);
   if (cfg.act_order) {
-    std::stable_sort(r.perm.begin(), r.perm.end(),
-                     [&](int32_t a, int32_t b) { return H(a, a) > H(b, b); });
+    std::stable_sort(r.perm.begin(), r.perm.end(), [&](int32_t a, int32_t b) { return H(a, a) > H(b, b); });
     Tensor Wp({M, N});
     MatD Hp(N, N), Dp;
     if (gptaq) Dp = MatD(N, N);
     for (int64_t row = 0; row < M; ++row)
-      for (int64_t k = 0; k < N; ++k)
-        Wp.data[size_t(row * N + k)] = W.data[size_t(row * N + r.perm[size_t(k)])];
+      for (int64_t k = 0; k < N; ++k) Wp.data[size_t(row * N + k)] = W.data[size_t(row * N + r.perm[size_t(k)])];
     for (int64_t i = 0; i < N; ++i)
       for (int64_t j = 0; j < N; ++j) {
         Hp(i, j) = H(r.perm[size_t(i)], r.perm[size_t(j)]);
@@ -239,16 +233,13 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
       }
     }
 
-    // Lazy update of the remaining columns: W[:, i2:] -= Err1 · U[i1:i2, i2:] (− W1 · P[i1:i2,
-    // i2:]).
+    // Lazy update of the remaining columns: W[:, i2:] -= Err1 · U[i1:i2, i2:] (− W1 · P[i1:i2, i2:]).
     const int64_t rest = N - i2;
     if (rest > 0) {
       std::vector<float> T(size_t(M * rest));
-      gemm(false, false, M, rest, count, 1.0f, Err1.data(), count, Uf.data() + i1 * N + i2, N, 0.0f,
-           T.data(), rest);
+      gemm(false, false, M, rest, count, 1.0f, Err1.data(), count, Uf.data() + i1 * N + i2, N, 0.0f, T.data(), rest);
       if (gptaq)
-        gemm(false, false, M, rest, count, -1.0f, W1.data(), count, Pf.data() + i1 * N + i2, N,
-             1.0f, T.data(), rest);
+        gemm(false, false, M, rest, count, -1.0f, W1.data(), count, Pf.data() + i1 * N + i2, N, 1.0f, T.data(), rest);
       for (int64_t row = 0; row < M; ++row) {
         float* wr = W.row(row) + i2;
         const float* tr = T.data() + row * rest;
@@ -270,8 +261,7 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
     }
   }
   for (float v : r.q.data)
-    if (!std::isfinite(v))
-      fail("solver: non-finite value in the quantized weight (damping {:.3g})", r.damp);
+    if (!std::isfinite(v)) fail("solver: non-finite value in the quantized weight (damping {:.3g})", r.damp);
   return r;
 }
 

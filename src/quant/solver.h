@@ -14,9 +14,9 @@
 namespace loaq {
 
 struct SolverConfig {
-  double percdamp = 0.01;      // damping λ = percdamp · mean(diag H) added to diag H
-  int64_t blocksize = 128;     // lazy-batch block size
-  bool act_order = false;      // process columns by descending diag H
+  double percdamp = 0.01;   // damping λ = percdamp · mean(diag H) added to diag H
+  int64_t blocksize = 128;  // lazy-batch block size
+  bool act_order = false;   // process columns by descending diag H
   bool static_groups = false;  // fit group grids on the original W before any update
 };
 
