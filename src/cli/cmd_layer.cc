@@ -77,16 +77,22 @@ int run_layer(const LayerArgs& a) {
     if (h.ndim() != 2 || h.rows() != N || h.cols() != N) fail("{}: H must be [{}, {}]", a.problem, N, N);
     H = to_d(h);
     if (qc.method != Method::kGptq && qc.method != Method::kRtn)
-      fail("{}: method {} needs the inputs X (and Xq), not only H", a.problem, method_name(qc.method));
-  } else if (qc.method != Method::kRtn) {
-    fail("{}: no tensor 'X' or 'H'", a.problem);
+      fail("{}: method {} needs the inputs X (and Xq), not only H", a.problem,
+           method_name(qc.method));
+  } else if (qc.method != Method::kRtn || qc.grid.neuqi()) {
+    fail("{}: no tensor 'X' or 'H'{}", a.problem,
+         qc.grid.neuqi() ? " (a NeUQI grid is weighted by diag H)" : "");
   }
 
   QuantizedLinear r;
   Tensor target = W;
   switch (qc.method) {
-    case Method::kRtn: r = rtn_quantize(W, qc.grid); break;
-    case Method::kGptq: r = gptq_quantize(W, H, qc.grid, qc.solver); break;
+    case Method::kRtn:
+      r = rtn_quantize(W, qc.grid, neuqi_weights(H, qc.solver.percdamp).data());
+      break;
+    case Method::kGptq:
+      r = gptq_quantize(W, H, qc.grid, qc.solver);
+      break;
     case Method::kGptaq: {
       MatD d(N, N);
       for (int64_t i = 0; i < N; ++i)
@@ -99,7 +105,8 @@ int run_layer(const LayerArgs& a) {
       MatD g = H;
       for (int64_t i = 0; i < N; ++i)
         for (int64_t j = 0; j < N; ++j) g(i, j) += C(j, i);
-      r = qronos_quantize(W, H, g, qc.grid, {qc.qronos_alpha, qc.solver.act_order});
+      r = qronos_quantize(W, H, g, qc.grid,
+                          {qc.qronos_alpha, qc.solver.act_order, qc.solver.percdamp});
       break;
     }
     case Method::kLoaq: {

@@ -48,7 +48,7 @@ int run_quantize(const QuantizeArgs& a) {
   const CalibConfig cc = to_calib_config(a.q, model.config.max_position_embeddings);
   auto t = Clock::now();
   const double t_load = std::chrono::duration<double>(t - t0).count();
-  const CalibSet calib = qc.method == Method::kNone || qc.method == Method::kRtn
+  const CalibSet calib = !method_needs_calibration(qc)
                              ? CalibSet{0, cc.seqlen, {}, "none (method uses no calibration data)"}
                              : sample_calibration(*tok, cc, data);
   const double t_calib = std::chrono::duration<double>(Clock::now() - t).count();

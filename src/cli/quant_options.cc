@@ -15,8 +15,13 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
   cmd->add_option("--group", a.group, "Group size along the input dimension (-1: per channel)")
       ->capture_default_str();
   cmd->add_flag("--sym", a.sym, "Symmetric grid (GPTQ reference's)");
+  cmd->add_option("--grid", a.grid,
+                  "Scale/zero fit: minmax, mse (quant.py clip search), neuqi (NeUQI, real zero "
+                  "point, weighted "
+                  "by diag H), neuqi-int (NeUQI with an integer zero point)")
+      ->capture_default_str();
   cmd->add_flag("--mse", a.mse,
-                "MSE clip search for the grid (GPTQ quant.py: grid 100, maxshrink 0.8, norm 2.4)");
+                "Same as --grid mse (GPTQ quant.py: grid 100, maxshrink 0.8, norm 2.4)");
   cmd->add_flag("--act-order", a.act_order, "Quantize columns by descending diag(H)");
   cmd->add_flag("--static-groups", a.static_groups, "Fit group grids before any update");
   cmd->add_option("--percdamp", a.percdamp, "GPTQ damping as a fraction of mean(diag H)")
@@ -52,7 +57,12 @@ QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method,
   q.grid.bits = wbits;
   q.grid.group = a.group;
   q.grid.sym = a.sym;
-  q.grid.mse = a.mse;
+  q.grid.fit = parse_grid_fit(a.grid);
+  if (a.mse) {
+    if (q.grid.fit != GridFit::kMinMax && q.grid.fit != GridFit::kMse)
+      fail("--mse conflicts with --grid {} (--mse means --grid mse)", a.grid);
+    q.grid.fit = GridFit::kMse;
+  }
   validate(q.grid);
   q.solver.percdamp = a.percdamp;
   q.solver.blocksize = a.blocksize;
@@ -69,6 +79,7 @@ QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method,
   q.act = {a.abits, float(a.a_clip)};
   validate(q.act);
   q.progress = progress;
+  if (q.grid.neuqi() && q.grid.group > 0) q.solver.static_groups = true;  // fitted before the solve
   if (q.method == Method::kQronos && a.static_groups)
     fail("--static-groups: Qronos always fits its grid once on the original weight");
   return q;
@@ -93,8 +104,20 @@ nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibS
   j["grid"] = {{"bits", q.grid.bits},
                {"group", q.grid.group},
                {"sym", q.grid.sym},
-               {"mse", q.grid.mse},
+               {"fit", grid_fit_name(q.grid.fit)},
+               {"mse", q.grid.fit == GridFit::kMse},
                {"describe", q.grid.describe()}};
+  if (q.grid.neuqi()) {
+    const bool int_zero = q.grid.fit == GridFit::kNeuqiInt;
+    j["grid"]["neuqi"] = {
+        {"zero_point", int_zero ? "integer in [0, 2^b-1]" : "real"},
+        {"scale_search",
+         int_zero
+             ? "k/2048 of the min-max scale, k = 1..2048"
+             : "k/64 of the min-max scale, k = 1..64, then ±j/2048, j = 1..16, around the best"},
+        {"weights", "diag(H) + percdamp·mean(diag H) of the solver's H, normalized per group"},
+        {"fitted", "once on the target weight before the solve (groups static)"}};
+  }
   j["solver"] = {{"percdamp", q.solver.percdamp},
                  {"blocksize", q.solver.blocksize},
                  {"act_order", q.solver.act_order},

@@ -14,7 +14,8 @@ struct QuantArgs {
   std::string method = "gptq";
   int wbits = 3;
   int64_t group = -1;
-  bool sym = false, mse = false, act_order = false, static_groups = false;
+  std::string grid = "minmax";  // minmax | mse | neuqi | neuqi-int
+  bool sym = false, mse = false, act_order = false, static_groups = false;  // --mse: --grid mse
   double percdamp = 0.01;
   int64_t blocksize = 128;
   double alpha = LoaqParams{}.alpha, beta = LoaqParams{}.beta;

@@ -51,14 +51,21 @@ void only_known_keys(const nlohmann::ordered_json& j, const std::set<std::string
 // activation quantization, low-rank branches...) is refused until the exporter learns it.
 void check_report(const nlohmann::ordered_json& r, const std::string& file) {
   only_known_keys(r,
-                  {"model", "settings", "timings", "stream_bytes", "linears", "eval_settings",
+                  {"model", "settings", "timings", "stream_bytes", "cache_bytes", "linears", "eval_settings",
                    "ppl", "details"},
                   file, "");
   if (!r.contains("settings")) fail("{}: missing field 'settings'", file);
   const auto& s = r["settings"];
   only_known_keys(
-      s, {"method", "grid", "solver", "gptaq_alpha", "qronos_alpha", "loaq", "calibration"}, file,
-      "settings");
+      s,
+      {"method", "grid", "solver", "gptaq_alpha", "qronos_alpha", "loaq", "calibration",
+       "activations"},
+      file, "settings");
+  if (s.contains("activations") &&
+      json_get_or<int>(s["activations"], "bits", file + " settings.activations", 16) != 16)
+    fail("{}: the model quantizes activations (settings.activations.bits = {}); neither a GPTQ nor a "
+         "plain Hugging Face checkpoint can represent that, refusing to export it",
+         file, s["activations"]["bits"].dump());
   if (!s.contains("method") || !s["method"].is_string())
     fail("{}: missing field 'settings.method'", file);
   const std::string m = s["method"];
@@ -66,7 +73,8 @@ void check_report(const nlohmann::ordered_json& r, const std::string& file) {
   if (!methods.count(m))
     fail("{}: settings.method '{}' is not a method this loaq version can export", file, m);
   if (s.contains("grid"))
-    only_known_keys(s["grid"], {"bits", "group", "sym", "mse", "describe"}, file, "settings.grid");
+    only_known_keys(s["grid"], {"bits", "group", "sym", "fit", "mse", "neuqi", "describe"}, file,
+                    "settings.grid");
   if (s.contains("solver"))
     only_known_keys(s["solver"], {"percdamp", "blocksize", "act_order", "static_groups"}, file,
                     "settings.solver");

@@ -103,7 +103,7 @@ void write_quant_output(const std::string& out_dir, bool force, const std::strin
                                                   {"bits", std::to_string(grid.bits)},
                                                   {"group_size", std::to_string(grid.group)},
                                                   {"sym", grid.sym ? "true" : "false"},
-                                                  {"real_zero", grid.real_zero ? "true" : "false"},
+                                                  {"real_zero", grid.zero_in_rounding() ? "true" : "false"},
                                                   {"grid", grid.describe()},
                                                   {"dequantize", "scale * (code - zero)"}};
       write_quant_state(linears, grid, (tmp / "quant_state.safetensors").string(), qmeta);

@@ -41,6 +41,10 @@ Method parse_method(const std::string& s) {
   fail("--method '{}': choose one of none, rtn, gptq, gptaq, qronos, loaq", s);
 }
 
+bool method_needs_calibration(const QuantizeConfig& cfg) {
+  return cfg.method != Method::kNone && (cfg.method != Method::kRtn || cfg.grid.neuqi());
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -88,7 +92,8 @@ class Driver {
     validate(cfg_.act);
     for (auto& layer : m_.weights.layers) layer.act = cfg_.act;
     if (cfg_.method == Method::kNone) return report_;
-    if (cfg_.method == Method::kRtn) {
+    // RTN needs no data, except with a NeUQI grid (its diag(H)).
+    if (cfg_.method == Method::kRtn && !cfg_.grid.neuqi()) {
       run_rtn();
       report_.timings["total"] = since(t0);
       return report_;
@@ -304,6 +309,9 @@ class Driver {
     QuantizedLinear q;
     Tensor target = w;
     switch (cfg_.method) {
+      case Method::kRtn:  // only with a NeUQI grid: diag(H) of the quantized stream (the reference's)
+        q = rtn_quantize(w, cfg_.grid, neuqi_weights(st.H, cfg_.solver.percdamp).data());
+        break;
       case Method::kGptq:
         q = gptq_quantize(w, st.H, cfg_.grid, cfg_.solver);
         break;
@@ -320,8 +328,10 @@ class Driver {
         for (int64_t i = 0; i < g.rows; ++i)
           for (int64_t j = 0; j < g.cols; ++j) g(i, j) += st.C(j, i);
         GridConfig grid = cfg_.grid;
-        if (!grid.sym && !grid.mse) grid.flavor = GridFlavor::kBrevitas;  // the reference's grid
-        q = qronos_quantize(w, st.H, g, grid, {cfg_.qronos_alpha, cfg_.solver.act_order});
+        if (!grid.sym && grid.fit == GridFit::kMinMax)
+          grid.flavor = GridFlavor::kBrevitas;  // the reference's grid
+        q = qronos_quantize(w, st.H, g, grid,
+                            {cfg_.qronos_alpha, cfg_.solver.act_order, cfg_.solver.percdamp});
         break;
       }
       case Method::kLoaq: {
@@ -366,7 +376,7 @@ QuantizeReport quantize_model(Model& m, const CalibSet& calib, const QuantizeCon
                               std::map<std::string, QuantizedLinear>* out) {
   validate(cfg.grid);
   if (cfg.chunk_samples < 1) fail("chunk size must be positive");
-  const bool needs_data = cfg.method != Method::kNone && cfg.method != Method::kRtn;
+  const bool needs_data = method_needs_calibration(cfg);
   if (needs_data &&
       (calib.nsamples < 1 || int64_t(calib.ids.size()) != calib.nsamples * calib.seqlen))
     fail("calibration set is empty or malformed ({} windows of {} tokens, {} ids)", calib.nsamples,

@@ -48,6 +48,10 @@ struct QuantizeConfig {
   bool progress = true;
 };
 
+// Whether the method (with its grid) uses calibration data: every method but none and RTN, and RTN
+// with a NeUQI grid (which weights the grid by diag(H)).
+bool method_needs_calibration(const QuantizeConfig& cfg);
+
 struct LinearReport {
   std::string name;  // "model.layers.3.self_attn.o_proj"
   double objective = 0;  // tr((Q − W̃) H (Q − W̃)ᵀ) / tr(W̃ H W̃ᵀ): the solver's relative error

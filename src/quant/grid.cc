@@ -6,8 +6,29 @@
 #include <vector>
 
 #include "core/error.h"
+#include "quant/neuqi.h"
 
 namespace loaq {
+
+std::string grid_fit_name(GridFit f) {
+  switch (f) {
+    case GridFit::kMinMax:
+      return "minmax";
+    case GridFit::kMse:
+      return "mse";
+    case GridFit::kNeuqi:
+      return "neuqi";
+    case GridFit::kNeuqiInt:
+      return "neuqi-int";
+  }
+  return "?";
+}
+
+GridFit parse_grid_fit(const std::string& s) {
+  for (GridFit f : {GridFit::kMinMax, GridFit::kMse, GridFit::kNeuqi, GridFit::kNeuqiInt})
+    if (grid_fit_name(f) == s) return f;
+  fail("--grid '{}': choose one of minmax, mse, neuqi, neuqi-int", s);
+}
 
 float GridConfig::qmin() const {
   return (sym && flavor == GridFlavor::kQuarot) ? -std::ldexp(1.0f, bits - 1) : 0.0f;
@@ -19,17 +40,26 @@ float GridConfig::qmax() const {
 }
 
 std::string GridConfig::describe() const {
-  return fmt::format("{}-bit {} {}{}{}", bits, group < 0 ? std::string("per-channel") : fmt::format("group {}", group),
+  const char* fit_label = fit == GridFit::kMse        ? " mse-clip"
+                          : fit == GridFit::kNeuqi    ? " neuqi (real zero, diag-H weighted)"
+                          : fit == GridFit::kNeuqiInt ? " neuqi-int (integer zero, diag-H weighted)"
+                                                      : "";
+  return fmt::format("{}-bit {} {}{}{}", bits,
+                     group < 0 ? std::string("per-channel") : fmt::format("group {}", group),
                      sym ? "sym" : "asym", flavor == GridFlavor::kQuarot ? " (QuaRot grid)" : "",
-                     mse ? " mse-clip" : "");
+                     fit_label);
 }
 
 void validate(const GridConfig& g) {
   if (g.bits < 2 || g.bits > 8) fail("--wbits {}: supported bit-widths are 2 to 8", g.bits);
-  if (g.flavor == GridFlavor::kBrevitas && (g.sym || g.mse))
+  if (g.flavor == GridFlavor::kBrevitas && (g.sym || g.fit == GridFit::kMse))
     fail("the brevitas grid is asymmetric min-max only (no --sym, no MSE clip search)");
-  if (g.real_zero && (g.sym || g.mse)) fail("a real-valued zero point needs an asymmetric min-max grid");
-  if (g.group == 0 || g.group < -1) fail("--group {}: must be -1 (per channel) or positive", g.group);
+  if (g.real_zero && (g.sym || g.fit != GridFit::kMinMax))
+    fail("a real-valued zero point needs an asymmetric min-max grid (--grid neuqi has its own)");
+  if (g.neuqi() && g.sym)
+    fail("--grid {}: NeUQI grids are asymmetric (no --sym)", grid_fit_name(g.fit));
+  if (g.group == 0 || g.group < -1)
+    fail("--group {}: must be -1 (per channel) or positive", g.group);
 }
 
 namespace {
@@ -78,8 +108,21 @@ void params_for_range(const GridConfig& g, float xmin, float xmax, float& scale,
 
 }  // namespace
 
-void fit_grid(const GridConfig& g, const float* w, int64_t rows, int64_t cols, int64_t ld, float* scale,
-              float* zero) {
+void fit_grid(const GridConfig& g, const float* w, int64_t rows, int64_t cols, int64_t ld,
+              float* scale, float* zero, const double* h) {
+  if (g.neuqi()) {
+    if (!h)
+      fail("--grid {}: the NeUQI grid needs diag(H) (calibration statistics)",
+           grid_fit_name(g.fit));
+    const bool int_zero = g.fit == GridFit::kNeuqiInt;
+#pragma omp parallel for schedule(dynamic, 4) if (rows > 1)
+    for (int64_t r = 0; r < rows; ++r) {
+      const NeuqiFit f = neuqi_fit(w + r * ld, h, cols, g.bits, int_zero);
+      scale[r] = f.scale;
+      zero[r] = f.zero;
+    }
+    return;
+  }
   if (g.flavor == GridFlavor::kBrevitas) {
     const float maxq = g.qmax();
     for (int64_t r = 0; r < rows; ++r) {
@@ -111,7 +154,7 @@ void fit_grid(const GridConfig& g, const float* w, int64_t rows, int64_t cols, i
     float xmin, xmax;
     minmax_row(g, x, cols, xmin, xmax);
     params_for_range(g, xmin, xmax, scale[r], zero[r]);
-    if (!g.mse) continue;
+    if (g.fit != GridFit::kMse) continue;
     // quant.py's search: the range shrunk by p, scale and zero recomputed (the zero kept for a
     // symmetric IST grid), error Σ|Q(x) − x|^norm.
     double best = std::numeric_limits<double>::infinity();

@@ -21,22 +21,39 @@ namespace loaq {
 //          zero = clamp(round(|mn|/scale), 0, 2^b−1), or |mn|/scale with a real-valued zero point.
 enum class GridFlavor { kGptq, kQuarot, kBrevitas };
 
+// How scale and zero are chosen for a row of a group:
+//  kMinMax   the flavor's min-max range;
+//  kMse      quant.py's MSE clip search (shrink the range by p = 1 − i/grid, i < maxshrink·grid,
+//  keep
+//            the scale/zero minimising Σ|Q(w) − w|^norm per row);
+//  kNeuqi    NeUQI (quant/neuqi.h): minimise Σ h_i (Q(w_i) − w_i)², h = diag(H) of the group, over
+//            the scale and a real-valued zero point (codes: round(w/scale + zero));
+//  kNeuqiInt NeUQI_int: the same with an integer zero point in [0, 2^b − 1].
+// NeUQI needs the column weights h (fit_grid's `h`), asymmetric grids only.
+enum class GridFit { kMinMax, kMse, kNeuqi, kNeuqiInt };
+std::string grid_fit_name(GridFit f);
+// Parses minmax|mse|neuqi|neuqi-int; throws naming the valid choices.
+GridFit parse_grid_fit(const std::string& s);
+
 struct GridConfig {
   int bits = 4;
   int64_t group = -1;  // -1: one scale per output channel; else groups of this many input columns
   bool sym = false;
   GridFlavor flavor = GridFlavor::kGptq;
-  // MSE clip search (quant.py): shrink the range by p = 1 − i/grid, i < maxshrink·grid, keep the
-  // scale/zero minimising Σ|Q(w) − w|^norm per row.
-  // Real-valued zero point (brevitas float_zero, NeUQI): code = clamp(round(w/scale + zero)).
+  GridFit fit = GridFit::kMinMax;
+  // Real-valued zero point with a min-max grid (brevitas float_zero): code = clamp(round(w/scale +
+  // zero)).
   bool real_zero = false;
-  bool mse = false;
+  // MSE clip search parameters (fit == kMse).
   double mse_norm = 2.4;
   int mse_grid = 100;
   double mse_maxshrink = 0.8;
 
   float qmin() const;
   float qmax() const;
+  bool neuqi() const { return fit == GridFit::kNeuqi || fit == GridFit::kNeuqiInt; }
+  // Whether the zero point is added before rounding (real-valued zero: real_zero or NeUQI).
+  bool zero_in_rounding() const { return real_zero || fit == GridFit::kNeuqi; }
   std::string describe() const;
 };
 
@@ -46,16 +63,18 @@ void validate(const GridConfig& g);
 inline float quantize_code(float w, float scale, float zero, float qmin, float qmax);
 // The same for a real-valued zero point: the zero is added before rounding (brevitas IntQuant).
 inline float quantize_code_real_zero(float w, float scale, float zero, float qmin, float qmax);
-// Dispatches on g.real_zero.
+// Dispatches on g.zero_in_rounding().
 inline float quantize_code(const GridConfig& g, float w, float scale, float zero) {
-  return g.real_zero ? quantize_code_real_zero(w, scale, zero, g.qmin(), g.qmax())
-                     : quantize_code(w, scale, zero, g.qmin(), g.qmax());
+  return g.zero_in_rounding() ? quantize_code_real_zero(w, scale, zero, g.qmin(), g.qmax())
+                              : quantize_code(w, scale, zero, g.qmin(), g.qmax());
 }
 inline float dequantize(float code, float scale, float zero) { return scale * (code - zero); }
 
 // Fits one scale and zero per row to the block w[r, 0..cols) (row stride ld), for `rows` rows.
+// `h` [cols]: the weight of each column (diag H of the block) for NeUQI, which requires it (error
+// otherwise); the other fits ignore it.
 void fit_grid(const GridConfig& g, const float* w, int64_t rows, int64_t cols, int64_t ld,
-              float* scale, float* zero);
+              float* scale, float* zero, const double* h = nullptr);
 
 }  // namespace loaq
 

@@ -36,9 +36,11 @@ QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g
   r.scale = Tensor({M, G});
   r.zero = Tensor({M, G});
   r.g_idx.resize(size_t(N));
+  const std::vector<double> hw =
+      grid.neuqi() ? neuqi_weights(h_in, cfg.percdamp) : std::vector<double>();
   for (int64_t gi = 0; gi < G; ++gi) {  // frozen grid from the original W
     const int64_t c0 = gi * gs, c1 = std::min(N, c0 + gs);
-    fit_group(grid, w, c0, c1, gi, r);
+    fit_group(grid, w, c0, c1, gi, r, hw.empty() ? nullptr : hw.data());
     for (int64_t c = c0; c < c1; ++c) r.g_idx[size_t(c)] = int32_t(gi);
   }
 

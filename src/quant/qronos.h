@@ -13,6 +13,8 @@
 //     (H[1:,1:] + λI)⁻¹.
 // The grid is frozen from the original W (brevitas grids are fitted once, per channel or per group
 // of original columns). Computed in double; codes agree with the reference on ≥ 97 % of weights.
+// A NeUQI grid is fitted the same way (once, on the original W), weighted by
+// neuqi_weights(H, percdamp) of the same H = X̂ᵀX̂, as the NeUQI reference fits it before its solve.
 #include "core/linalg.h"
 #include "core/tensor.h"
 #include "quant/grid.h"
@@ -23,6 +25,8 @@ namespace loaq {
 struct QronosConfig {
   double alpha = 1e-6;  // damping λ = alpha · λmax(H)
   bool act_order = false;
+  double percdamp =
+      0.01;  // only for a NeUQI grid's column weights diag(H) + percdamp · mean(diag H)
 };
 
 QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h, const MatD& g, const GridConfig& grid,

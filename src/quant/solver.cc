@@ -21,17 +21,28 @@ void check_shapes(const Tensor& w, const MatD* h) {
 
 }  // namespace
 
-void fit_group(const GridConfig& grid, const Tensor& w, int64_t c0, int64_t c1, int64_t g, QuantizedLinear& r) {
+void fit_group(const GridConfig& grid, const Tensor& w, int64_t c0, int64_t c1, int64_t g,
+               QuantizedLinear& r, const double* hdiag) {
   const int64_t M = w.rows(), N = w.cols(), G = r.scale.cols();
   std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
-  fit_grid(grid, w.ptr() + c0, M, c1 - c0, N, s.data(), z.data());
+  fit_grid(grid, w.ptr() + c0, M, c1 - c0, N, s.data(), z.data(), hdiag ? hdiag + c0 : nullptr);
   for (int64_t row = 0; row < M; ++row) {
     r.scale.data[size_t(row * G + g)] = s[size_t(row)];
     r.zero.data[size_t(row * G + g)] = z[size_t(row)];
   }
 }
 
-QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid) {
+std::vector<double> neuqi_weights(const MatD& h, double percdamp) {
+  const int64_t n = h.rows;
+  std::vector<double> d(static_cast<size_t>(n));
+  double mean = 0;
+  for (int64_t i = 0; i < n; ++i) mean += h(i, i);
+  mean /= double(std::max<int64_t>(n, 1));
+  for (int64_t i = 0; i < n; ++i) d[size_t(i)] = h(i, i) + percdamp * mean;
+  return d;
+}
+
+QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid, const double* hdiag) {
   validate(grid);
   check_shapes(w, nullptr);
   const int64_t M = w.rows(), N = w.cols(), G = n_groups(grid, N);
@@ -46,7 +57,7 @@ QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid) {
   std::iota(r.perm.begin(), r.perm.end(), 0);
   for (int64_t g = 0; g < G; ++g) {
     const int64_t c0 = g * gs, c1 = std::min(N, c0 + gs);
-    fit_group(grid, w, c0, c1, g, r);
+    fit_group(grid, w, c0, c1, g, r, hdiag);
     for (int64_t row = 0; row < M; ++row) {
       const float sc = r.scale.data[size_t(row * G + g)], ze = r.zero.data[size_t(row * G + g)];
       for (int64_t c = c0; c < c1; ++c) {
@@ -106,8 +117,15 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
     D = *gptaq->dxxt;
   }
 
+  // NeUQI: weights diag(H + λI) of the undamped H as given; its grids are fitted once before the
+  // solve (the reference's init_param), so groups are static.
+  const std::vector<double> hw =
+      grid.neuqi() ? neuqi_weights(h_in, cfg.percdamp) : std::vector<double>();
+  const double* hdiag = hw.empty() ? nullptr : hw.data();
+  const bool static_groups = cfg.static_groups || grid.neuqi();
+
   // Per-channel grid: fitted once on the weight as given (before dead columns are zeroed).
-  if (!grouped) fit_group(grid, W, 0, N, 0, r);
+  if (!grouped) fit_group(grid, W, 0, N, 0, r, hdiag);
 
   // Dead inputs: diag H = 0 → H_ii = 1 and the column's weight zeroed (gptq.py).
   for (int64_t i = 0; i < N; ++i) {
@@ -121,8 +139,9 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
   }
 
   // Static groups: grids of the original column groups, before any permutation or update.
-  if (grouped && cfg.static_groups) {
-    for (int64_t g = 0; g < G; ++g) fit_group(grid, W, g * gs, std::min(N, (g + 1) * gs), g, r);
+  if (grouped && static_groups) {
+    for (int64_t g = 0; g < G; ++g)
+      fit_group(grid, W, g * gs, std::min(N, (g + 1) * gs), g, r, hdiag);
   }
 
   // Act-order: descending diag H (stable for ties).
@@ -181,11 +200,11 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
     // column-group ahead of the row loop.
     for (int64_t i = 0; i < count; ++i) {
       const int64_t col = i1 + i;
-      if (grouped && !cfg.static_groups && col % gs == 0) {
+      if (grouped && !static_groups && col % gs == 0) {
         fit_group(grid, W, col, std::min(N, col + gs), col / gs, r);
       }
       group_of_step[size_t(col)] =
-          !grouped ? 0 : int32_t(cfg.static_groups ? r.perm[size_t(col)] / gs : col / gs);
+          !grouped ? 0 : int32_t(static_groups ? r.perm[size_t(col)] / gs : col / gs);
     }
 
     // Rows are independent inside a block.

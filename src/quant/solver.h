@@ -32,11 +32,20 @@ struct QuantizedLinear {
 };
 
 // Fits the grid to columns [c0, c1) of w [out, in] and stores each row's scale and zero as group
-// `g` of r.scale / r.zero (which must be [out, groups]).
-void fit_group(const GridConfig& grid, const Tensor& w, int64_t c0, int64_t c1, int64_t g, QuantizedLinear& r);
+// `g` of r.scale / r.zero (which must be [out, groups]). `hdiag` [in]: the column weights of a
+// NeUQI grid (neuqi_weights), indexed by the columns of w; other grids ignore it.
+void fit_group(const GridConfig& grid, const Tensor& w, int64_t c0, int64_t c1, int64_t g,
+               QuantizedLinear& r, const double* hdiag = nullptr);
 
-// Round to nearest on the grid: per channel, or per group of original columns.
-QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid);
+// The column weights of a NeUQI grid, as the reference takes them: diag(H + λI) with
+// λ = percdamp · mean(diag H), the damping its solvers add before the grid is fitted
+// (efsotr/NeUQI quant.py: LDLQ/GPTQ/RTN.__init__ add it, QuantMethod.__call__ passes H.diag()).
+std::vector<double> neuqi_weights(const MatD& h, double percdamp);
+
+// Round to nearest on the grid: per channel, or per group of original columns. `hdiag` [in]: the
+// column weights (needed by NeUQI grids only).
+QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid,
+                             const double* hdiag = nullptr);
 
 // The optional asymmetric-calibration term of GPTAQ (Intelligent-Computing-Lab-Yale/GPTAQ,
 // gptaq_utils.py): dxxt[j,k] = Σ_t (X − X̂)[t,j] X̂[t,k] (= Cᵀ in the paper's notation) and α.
@@ -45,10 +54,12 @@ struct GptaqTerm {
   double alpha = 0.25;
 };
 
-// GPTQ on target `w` with Hessian `h` (a sum or a mean over tokens: the scale cancels). With
-// `gptaq`, each update also adds w·P, P = α · triu₁(dXXT · Uᵀ) · U, U the upper Cholesky factor of
-// H⁻¹. If H + λI is not positive definite, λ is raised tenfold (up to 8 times) and the raise is
-// recorded; then it is an error. Never returns NaN.
+// GPTQ on target `w` with Hessian `h` (a sum or a mean over tokens: the scale cancels). A NeUQI
+// grid is fitted once on `w` before the solve, per channel or per group of original columns (as
+// static groups), with the weights neuqi_weights(h, cfg.percdamp), as the reference's init_param.
+// With `gptaq`, each update also adds w·P, P = α · triu₁(dXXT · Uᵀ) · U, U the upper Cholesky
+// factor of H⁻¹. If H + λI is not positive definite, λ is raised tenfold (up to 8 times) and the
+// raise is recorded; then it is an error. Never returns NaN.
 QuantizedLinear gptq_quantize(const Tensor& w, const MatD& h, const GridConfig& grid,
                               const SolverConfig& cfg, const GptaqTerm* gptaq = nullptr);
 
