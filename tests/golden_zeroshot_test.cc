@@ -13,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "eval/zeroshot.h"
 #include "io/json_file.h"
 #include "test_assets.h"
@@ -167,6 +168,27 @@ TEST(GoldenZeroshot, Stories260K) {
 TEST(GoldenZeroshot, LlamaMini7m) {
   const char* full = std::getenv("LOAQ_ZEROSHOT_FULL");
   check_model("llama-mini-7m", full && *full == '1' ? kGoldenExamples : kMiniScored);
+}
+
+// The harness's pair encoding: the context's trailing whitespace moves to the continuation, BOS in
+// front of the context only, an empty context becomes [BOS].
+TEST(GoldenZeroshot, PairEncoding) {
+  LOAQ_REQUIRE_ASSET(model_dir, "models/llama-mini-7m");
+  const auto tok = load_tokenizer(model_dir);
+  const EncodedPair a = encode_pair(*tok, "The cat sat ", "on the mat", true);
+  const EncodedPair b = encode_pair(*tok, "The cat sat", " on the mat", true);
+  EXPECT_EQ(a.context, b.context);
+  EXPECT_EQ(a.continuation, b.continuation);
+  std::vector<int32_t> whole = {1};
+  const auto ids = tok->encode("The cat sat on the mat");
+  whole.insert(whole.end(), ids.begin(), ids.end());
+  std::vector<int32_t> joined = a.context;
+  joined.insert(joined.end(), a.continuation.begin(), a.continuation.end());
+  EXPECT_EQ(joined, whole);
+  const EncodedPair e = encode_pair(*tok, "", "Once upon a time", false);
+  EXPECT_EQ(e.context, std::vector<int32_t>{1});
+  EXPECT_EQ(e.continuation, tok->encode("Once upon a time"));
+  EXPECT_THROW(encode_pair(*tok, "The cat", "", true), Error);
 }
 
 // Metrics on a hand-made task: acc / acc_norm as the harness aggregates them, and the paper's Acc.
