@@ -191,6 +191,43 @@ TEST(GoldenZeroshot, PairEncoding) {
   EXPECT_THROW(encode_pair(*tok, "The cat", "", true), Error);
 }
 
+// Left truncation to max_length + 1 tokens (HFLM): the scores equal a plain forward of the
+// truncated input, summed by hand over the continuation's positions.
+TEST(GoldenZeroshot, TruncationEqualsPlainForward) {
+  LOAQ_REQUIRE_ASSET(model_dir, "models/stories260K");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  const auto tok = load_tokenizer(model_dir);
+  const Model model = load_model(model_dir);
+  const McTask task = load_zeroshot_task("winogrande", data, {.limit = 3});
+  ZeroshotOptions o;
+  o.max_length = 24;
+  o.progress = false;
+  const auto sc = score_task(model, *tok, task, o);
+  for (size_t e = 0; e < task.examples.size(); ++e) {
+    for (size_t k = 0; k < task.examples[e].requests.size(); ++k) {
+      const auto& rq = task.examples[e].requests[k];
+      const EncodedPair p = encode_pair(*tok, rq.context, rq.continuation, true);
+      std::vector<int32_t> all = p.context;
+      all.insert(all.end(), p.continuation.begin(), p.continuation.end());
+      ASSERT_GT(all.size(), 25u);  // truncation happens
+      std::vector<int32_t> in(all.end() - 25, all.end() - 1);
+      const Tensor logits = forward(model, in, {1, int64_t(in.size())});
+      double ll = 0;
+      const size_t n = p.continuation.size();
+      for (size_t j = 0; j < n; ++j) {
+        const float* l = logits.row(int64_t(in.size() - n + j));
+        double z = 0;
+        const float mx = *std::max_element(l, l + logits.cols());
+        for (int64_t v = 0; v < logits.cols(); ++v) z += std::exp(double(l[v]) - double(mx));
+        ll += double(l[p.continuation[j]]) - double(mx) - std::log(z);
+      }
+      EXPECT_NEAR(sc[e].choices[k].loglik, ll, 1e-5 + 1e-6 * double(n)) << e << " " << k;
+    }
+  }
+  o.max_length = 4;  // shorter than a continuation: an error naming the file
+  EXPECT_THROW(score_task(model, *tok, task, o), Error);
+}
+
 // Metrics on a hand-made task: acc / acc_norm as the harness aggregates them, and the paper's Acc.
 TEST(GoldenZeroshot, MetricsAndPaperAverage) {
   const std::vector<double> x = {1, 0, 0, 1, 1};

@@ -129,6 +129,31 @@ void run_batch(const Model& m, const PrefixTree& tree, const std::vector<ChoiceR
   }
 }
 
+// A request as the model sees it: input = (ctx + cont)[-(max_length + 1):][:-1] (HFLM
+// _loglikelihood_tokens), whose last len(cont) positions predict the continuation.
+struct ChoiceInput {
+  std::vector<int32_t> input, continuation;
+};
+
+ChoiceInput choice_input(const Tokenizer& tok, const McTask& task, const McExample& ex,
+                         const McRequest& rq, bool bos, int64_t max_length) {
+  EncodedPair p;
+  try {
+    p = encode_pair(tok, rq.context, rq.continuation, bos);
+  } catch (const Error& err) {
+    fail("{}:{}: example {}: {}", task.file, ex.line, ex.index, err.what());
+  }
+  ChoiceInput r{std::move(p.context), std::move(p.continuation)};
+  r.input.insert(r.input.end(), r.continuation.begin(), r.continuation.end());
+  if (int64_t(r.input.size()) > max_length + 1)
+    r.input.erase(r.input.begin(), r.input.end() - (max_length + 1));
+  if (r.continuation.size() >= r.input.size())
+    fail("{}:{}: example {}: the continuation has {} tokens, more than the model's context of {}",
+         task.file, ex.line, ex.index, r.continuation.size(), max_length);
+  r.input.pop_back();
+  return r;
+}
+
 int64_t first_argmax(const std::vector<double>& v) {
   return int64_t(std::max_element(v.begin(), v.end()) - v.begin());  // first of equal maxima
 }
@@ -153,26 +178,9 @@ std::vector<ExampleScore> score_task(const Model& m, const Tokenizer& tok, const
     std::vector<std::vector<int32_t>> inputs(static_cast<size_t>(n_choices));
     std::vector<std::vector<int32_t>> conts(static_cast<size_t>(n_choices));
     for (int64_t c = 0; c < n_choices; ++c) {
-      const McRequest& rq = ex.requests[size_t(c)];
-      EncodedPair p;
-      try {
-        p = encode_pair(tok, rq.context, rq.continuation, o.bos);
-      } catch (const Error& err) {
-        fail("{}:{}: example {}: {}", task.file, ex.line, ex.index, err.what());
-      }
-      // (ctx + cont)[-(max_length + 1):][:-1]: the model input.
-      std::vector<int32_t> all = std::move(p.context);
-      all.insert(all.end(), p.continuation.begin(), p.continuation.end());
-      if (int64_t(all.size()) > max_length + 1)
-        all.erase(all.begin(), all.end() - (max_length + 1));
-      if (p.continuation.size() >= all.size())
-        fail(
-            "{}:{}: example {}: the continuation has {} tokens, more than the model's context of "
-            "{}",
-            task.file, ex.line, ex.index, p.continuation.size(), max_length);
-      all.pop_back();
-      inputs[size_t(c)] = std::move(all);
-      conts[size_t(c)] = std::move(p.continuation);
+      ChoiceInput in = choice_input(tok, task, ex, ex.requests[size_t(c)], o.bos, max_length);
+      inputs[size_t(c)] = std::move(in.input);
+      conts[size_t(c)] = std::move(in.continuation);
       out[e].choices[size_t(c)].n_tokens = int64_t(conts[size_t(c)].size());
     }
     const auto rows = add_group(tree, inputs);
