@@ -44,6 +44,8 @@ std::vector<McTask> load_tasks(const EvalArgs& a, const std::string& data) {
   lo.skip_bad = a.skip_bad;
   std::vector<McTask> tasks;
   for (const auto& name : split_csv(a.tasks)) {
+    for (const auto& t : tasks)
+      if (t.name == name) fail("--tasks: '{}' is given twice", name);
     tasks.push_back(load_zeroshot_task(name, data, lo));
     const McTask& t = tasks.back();
     if (t.skipped > 0) {
