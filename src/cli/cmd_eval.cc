@@ -1,4 +1,5 @@
-// `loaq eval`: perplexity of a checkpoint on WikiText-2 / C4 / PTB or a file, GPTQ protocol.
+// `loaq eval`: perplexity of a checkpoint on WikiText-2 / C4 / PTB or a file (GPTQ protocol), and
+// zero-shot accuracy on ARC-Easy/Challenge, PIQA, HellaSwag and WinoGrande (lm-evaluation-harness).
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "core/env.h"
 #include "core/error.h"
 #include "eval/ppl_suite.h"
+#include "eval/zeroshot.h"
 #include "io/atomic_file.h"
 #include "text/datasets.h"
 #include "text/tokenizer.h"
@@ -21,6 +23,10 @@ namespace {
 struct EvalArgs {
   std::string model;
   std::string ppl = "wikitext2,c4";
+  bool ppl_given = false;  // --ppl on the command line (else only --tasks runs when given)
+  std::string tasks;
+  int64_t limit = 0;
+  bool skip_bad = false;
   std::string data;  // default: <assets>/data
   int64_t seqlen = 2048;
   int64_t max_windows = 0;
@@ -31,11 +37,35 @@ struct EvalArgs {
   std::string json;
 };
 
+// Loads every task before any compute: a malformed record stops the run at once.
+std::vector<McTask> load_tasks(const EvalArgs& a, const std::string& data) {
+  TaskLoadOptions lo;
+  lo.limit = a.limit;
+  lo.skip_bad = a.skip_bad;
+  std::vector<McTask> tasks;
+  for (const auto& name : split_csv(a.tasks)) {
+    for (const auto& t : tasks)
+      if (t.name == name) fail("--tasks: '{}' is given twice", name);
+    tasks.push_back(load_zeroshot_task(name, data, lo));
+    const McTask& t = tasks.back();
+    if (t.skipped > 0) {
+      fmt::print(stderr, "loaq: warning: {}: skipped {} malformed record(s) (--skip-bad)\n", t.file,
+                 t.skipped);
+      for (const auto& m : t.skip_messages) fmt::print(stderr, "  {}\n", m);
+    }
+  }
+  return tasks;
+}
+
 int run_eval(const EvalArgs& a) {
   set_num_threads(a.threads);
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
-  const auto datasets = split_csv(a.ppl);
-  if (datasets.empty()) fail("--ppl: no dataset given");
+  // With --tasks and no explicit --ppl, only the tasks run.
+  const auto datasets =
+      a.tasks.empty() || a.ppl_given ? split_csv(a.ppl) : std::vector<std::string>{};
+  if (datasets.empty() && a.tasks.empty()) fail("--ppl: no dataset given");
+  if (!a.tasks.empty() && split_csv(a.tasks).empty()) fail("--tasks: no task given");
+  const std::vector<McTask> tasks = load_tasks(a, data);
 
   const Checkpoint ckpt(a.model);
   const auto tok = load_tokenizer(a.model);
@@ -45,29 +75,54 @@ int run_eval(const EvalArgs& a) {
   const Model model = load_model(ckpt);
   const bool bos = !a.no_bos && tok->add_bos;
 
-  PplSuiteOptions po;
-  po.datasets = datasets;
-  po.data_dir = data;
-  po.seqlen = a.seqlen;
-  po.max_windows = a.max_windows;
-  po.batch_tokens = a.batch_tokens;
-  po.bos = bos;
-  po.progress = !a.quiet;
-  const auto res = run_ppl_suite(model, prepare_eval_streams(*tok, po), po);
-
   nlohmann::ordered_json out;
   out["model"] = a.model;
   out["settings"] = {{"seqlen", a.seqlen},
                      {"max_windows", a.max_windows},
                      {"bos", bos},
                      {"tokenizer", tok->source()},
-                     {"protocol", "GPTQ: whole text tokenized once, one BOS at the stream start when "
-                                  "the tokenizer adds one, non-overlapping windows, tail dropped"}};
-  add_ppl_json(out, res);
-  fmt::print("{:<12} {:>12} {:>10} {:>10} {:>9}\n", "dataset", "ppl", "windows", "tokens", "seconds");
-  for (const auto& p : res)
-    fmt::print("{:<12} {:>12.6g} {:>10} {:>10} {:>9.1f}\n", p.name, p.r.ppl, p.r.n_windows,
-               p.r.predicted_tokens, p.r.seconds);
+                     {"protocol",
+                      "GPTQ: whole text tokenized once, one BOS at the stream start when "
+                      "the tokenizer adds one, non-overlapping windows, tail dropped"}};
+  if (!a.tasks.empty())
+    out["settings"]["zeroshot"] = {
+        {"tasks", split_csv(a.tasks)},
+        {"limit", a.limit},
+        {"skip_bad", a.skip_bad},
+        {"protocol",
+         "lm-evaluation-harness v0.4 (hf backend, zero-shot): loglikelihood of each choice's "
+         "continuation, pair encoding enc(context+continuation) minus enc(context), BOS in front "
+         "of both when bos, acc = argmax loglik, acc_norm = argmax loglik / len(choice) in "
+         "characters, stderr = sample std (ddof 1) / sqrt(n)"}};
+
+  if (!datasets.empty()) {
+    PplSuiteOptions po;
+    po.datasets = datasets;
+    po.data_dir = data;
+    po.seqlen = a.seqlen;
+    po.max_windows = a.max_windows;
+    po.batch_tokens = a.batch_tokens;
+    po.bos = bos;
+    po.progress = !a.quiet;
+    const auto res = run_ppl_suite(model, prepare_eval_streams(*tok, po), po);
+    add_ppl_json(out, res);
+    fmt::print("{:<12} {:>12} {:>10} {:>10} {:>9}\n", "dataset", "ppl", "windows", "tokens",
+               "seconds");
+    for (const auto& p : res)
+      fmt::print("{:<12} {:>12.6g} {:>10} {:>10} {:>9.1f}\n", p.name, p.r.ppl, p.r.n_windows,
+                 p.r.predicted_tokens, p.r.seconds);
+  }
+  if (!a.tasks.empty()) {
+    ZeroshotOptions zo;
+    zo.bos = bos;
+    zo.batch_tokens = a.batch_tokens;
+    zo.progress = !a.quiet;
+    std::vector<TaskResult> res;
+    for (const auto& t : tasks) res.push_back(evaluate_task(model, *tok, t, zo));
+    add_zeroshot_json(out, res);
+    if (!datasets.empty()) fmt::print("\n");
+    fmt::print("{}", zeroshot_table(res));
+  }
   if (!a.json.empty()) write_file_atomic(a.json, out.dump(2) + "\n");
   return 0;
 }
@@ -76,21 +131,41 @@ int run_eval(const EvalArgs& a) {
 
 Runner add_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
-  auto* cmd = app.add_subcommand("eval", "Perplexity of a checkpoint (GPTQ protocol)");
+  auto* cmd = app.add_subcommand(
+      "eval",
+      "Perplexity (GPTQ protocol) and zero-shot accuracy (lm-evaluation-harness) of a checkpoint");
   cmd->add_option("--model", a->model, "Hugging Face model directory")->required();
-  cmd->add_option("--ppl", a->ppl, "Comma-separated: wikitext2, c4, ptb, or paths of text/jsonl files")
-      ->capture_default_str();
-  cmd->add_option("--seqlen", a->seqlen, "Window length in tokens")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  auto* ppl = cmd->add_option("--ppl", a->ppl,
+                              "Comma-separated: wikitext2, c4, ptb, or paths of text/jsonl files "
+                              "(not run by default when --tasks is given)")
+                  ->capture_default_str();
+  cmd->add_option("--tasks", a->tasks,
+                  "Zero-shot tasks, comma-separated: arc_easy, arc_challenge, piqa, hellaswag, "
+                  "winogrande");
+  cmd->add_option("--limit", a->limit, "Zero-shot: only the first N examples of each task (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--skip-bad", a->skip_bad,
+                "Zero-shot: skip (and count) malformed records instead of stopping");
+  cmd->add_option("--seqlen", a->seqlen, "Window length in tokens")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--max-windows", a->max_windows, "Evaluate only the first K windows (0: all)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch-tokens", a->batch_tokens, "Tokens per forward batch")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--data", a->data, "Datasets folder (default: $LOAQ_ASSETS/data)");
-  cmd->add_flag("--no-bos", a->no_bos, "Do not prepend BOS to the token stream");
+  cmd->add_flag("--no-bos", a->no_bos,
+                "Do not prepend BOS (perplexity stream, zero-shot requests)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->add_option("--json", a->json, "Write the results as JSON to this file");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
-  return [a] { return run_eval(*a); };
+  return [a, ppl] {
+    a->ppl_given = ppl->count() > 0;
+    return run_eval(*a);
+  };
 }
 
 }  // namespace loaq::cli

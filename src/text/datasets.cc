@@ -42,29 +42,37 @@ char32_t next_cp(std::string_view s, size_t& i) {
   return c;
 }
 
+}  // namespace
+
 bool py_blank(std::string_view s) {
   for (size_t i = 0; i < s.size();)
     if (!py_space(next_cp(s, i))) return false;
   return true;
 }
 
-std::string_view py_strip(std::string_view s) {
-  // Strip ASCII whitespace and the Unicode spaces above from both ends.
-  size_t b = 0, e = s.size();
-  while (b < e) {
-    size_t j = b;
-    if (!py_space(next_cp(s, j))) break;
-    b = j;
-  }
-  while (e > b) {
+std::string_view py_rstrip(std::string_view s) {
+  size_t e = s.size();
+  while (e > 0) {
     size_t k = e - 1;
-    while (k > b && (static_cast<unsigned char>(s[k]) & 0xc0) == 0x80) --k;
+    while (k > 0 && (static_cast<unsigned char>(s[k]) & 0xc0) == 0x80) --k;
     size_t j = k;
     if (!py_space(next_cp(s, j))) break;
     e = k;
   }
-  return s.substr(b, e - b);
+  return s.substr(0, e);
 }
+
+std::string_view py_strip(std::string_view s) {
+  size_t b = 0;
+  while (b < s.size()) {
+    size_t j = b;
+    if (!py_space(next_cp(s, j))) break;
+    b = j;
+  }
+  return py_rstrip(s.substr(b));
+}
+
+namespace {
 
 std::string join_texts(const std::vector<std::string>& docs, size_t begin, size_t end, const char* sep) {
   std::string out;

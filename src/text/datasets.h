@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loaq {
@@ -40,6 +41,12 @@ EvalDataset load_eval_dataset(const std::string& name, const std::string& data_d
 
 // The documents of a jsonl file (their "text" fields), in order; errors name the file and line.
 std::vector<std::string> read_jsonl_texts(const std::string& path);
+
+// Python's str.isspace() over a whole string, str.strip() and str.rstrip() (Unicode whitespace),
+// on UTF-8 text.
+bool py_blank(std::string_view s);
+std::string_view py_strip(std::string_view s);
+std::string_view py_rstrip(std::string_view s);
 
 // Reads a whole file; errors name it.
 std::string read_file(const std::string& path);
