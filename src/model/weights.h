@@ -2,11 +2,13 @@
 // The weights of a decoder-only model by role, in fp32, stored [out, in] as in the checkpoint.
 // A layer-wise quantizer replaces a linear's weight by assigning to its `w` (same shape).
 #include <array>
+#include <memory>
 #include <string_view>
 #include <vector>
 
 #include "core/tensor.h"
 #include "io/checkpoint.h"
+#include "transform/hadamard.h"
 
 namespace loaq {
 
@@ -18,25 +20,27 @@ struct Linear {
 };
 
 enum class LinearName { kQ, kK, kV, kO, kGate, kUp, kDown };
-inline constexpr std::array<LinearName, 7> kAllLinears = {LinearName::kQ,    LinearName::kK,
-                                                          LinearName::kV,    LinearName::kO,
-                                                          LinearName::kGate, LinearName::kUp,
-                                                          LinearName::kDown};
+inline constexpr std::array<LinearName, 7> kAllLinears = {
+    LinearName::kQ,    LinearName::kK,  LinearName::kV,   LinearName::kO,
+    LinearName::kGate, LinearName::kUp, LinearName::kDown};
 // "self_attn.q_proj", ..., "mlp.down_proj": the Hugging Face module path within a layer.
 std::string_view linear_path(LinearName n);
 
 struct LayerWeights {
-  Tensor input_norm;          // input_layernorm.weight [H]
-  Tensor post_attn_norm;      // post_attention_layernorm.weight [H]
-  Tensor q_norm, k_norm;      // Qwen3 only: [head_dim]
+  Tensor input_norm;      // input_layernorm.weight [H]
+  Tensor post_attn_norm;  // post_attention_layernorm.weight [H]
+  Tensor q_norm, k_norm;  // Qwen3 only: [head_dim]
   Linear q, k, v, o, gate, up, down;
+  // Online rotation of down_proj's input (QuaRot): when set, the MLP's inner activation is rotated
+  // at run time, x ← T x, and `down.w` holds W Tᵀ (absorbed offline), so the output is unchanged.
+  std::shared_ptr<const Rotation> down_rotation;
 
   Linear& linear(LinearName n);
   const Linear& linear(LinearName n) const;
 };
 
 struct ModelWeights {
-  Tensor embed;       // embed_tokens [V, H]
+  Tensor embed;  // embed_tokens [V, H]
   std::vector<LayerWeights> layers;
   Tensor final_norm;  // norm.weight [H]
   Tensor lm_head;     // [V, H]; empty when tied to the embeddings
@@ -46,7 +50,8 @@ struct ModelWeights {
 // Loads layer i, checking every shape against config.json; a missing weight, a wrong shape or a
 // non-finite value is an error naming the tensor and the file.
 LayerWeights load_layer(const Checkpoint& ckpt, int64_t i);
-// Loads the whole model.
+// Loads the whole model; a config.json "loaq" section with online_down_rotation gives every layer
+// its down_rotation (hadamard_transform(intermediate_size, rotate_seed)).
 ModelWeights load_weights(const Checkpoint& ckpt);
 
 }  // namespace loaq
