@@ -8,12 +8,9 @@ namespace loaq {
 
 std::string arch_name(Arch a) {
   switch (a) {
-    case Arch::kLlama:
-      return "LlamaForCausalLM";
-    case Arch::kQwen2:
-      return "Qwen2ForCausalLM";
-    case Arch::kQwen3:
-      return "Qwen3ForCausalLM";
+    case Arch::kLlama: return "LlamaForCausalLM";
+    case Arch::kQwen2: return "Qwen2ForCausalLM";
+    case Arch::kQwen3: return "Qwen3ForCausalLM";
   }
   return "?";
 }
@@ -33,10 +30,9 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
   } else if (c.architecture == "Qwen3ForCausalLM") {
     c.arch = Arch::kQwen3;
   } else {
-    fail(
-        "{}: field 'architectures': unsupported architecture '{}' (supported: LlamaForCausalLM, "
-        "Qwen2ForCausalLM, Qwen3ForCausalLM)",
-        path, c.architecture);
+    fail("{}: field 'architectures': unsupported architecture '{}' (supported: LlamaForCausalLM, "
+         "Qwen2ForCausalLM, Qwen3ForCausalLM)",
+         path, c.architecture);
   }
 
   auto positive = [&](const char* key) {
@@ -71,12 +67,10 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
            c.hidden_size, c.num_heads);
     c.head_dim = c.hidden_size / c.num_heads;
   }
-  if (c.head_dim % 2 != 0)
-    fail("{}: field 'head_dim' ({}) must be even for RoPE", path, c.head_dim);
+  if (c.head_dim % 2 != 0) fail("{}: field 'head_dim' ({}) must be even for RoPE", path, c.head_dim);
 
   const auto act = json_get_or<std::string>(j, "hidden_act", path, "silu");
-  if (act != "silu")
-    fail("{}: field 'hidden_act': unsupported activation '{}' (only silu)", path, act);
+  if (act != "silu") fail("{}: field 'hidden_act': unsupported activation '{}' (only silu)", path, act);
 
   const bool attention_bias = json_get_or<bool>(j, "attention_bias", path, false);
   switch (c.arch) {
@@ -114,8 +108,8 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
         fail("{}: field 'rope_scaling' has inconsistent llama3 parameters", path);
       c.rope_scaling = s;
     } else if (type != "default") {
-      fail("{}: field 'rope_scaling': unsupported rope type '{}' (supported: default, llama3)",
-           path, type);
+      fail("{}: field 'rope_scaling': unsupported rope type '{}' (supported: default, llama3)", path,
+           type);
     }
   }
 
@@ -134,8 +128,7 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
     const std::string lp = path + " loaq";
     c.loaq.rotation = json_get_or<std::string>(l, "rotation", lp, "");
     if (!c.loaq.rotation.empty() && c.loaq.rotation != "hadamard")
-      fail("{}: field 'loaq.rotation': unknown rotation '{}' (known: hadamard)", path,
-           c.loaq.rotation);
+      fail("{}: field 'loaq.rotation': unknown rotation '{}' (known: hadamard)", path, c.loaq.rotation);
     c.loaq.rotate_seed = json_get_or<uint64_t>(l, "rotate_seed", lp, 0);
     c.loaq.online_down = json_get_or<bool>(l, "online_down_rotation", lp, false);
   }
@@ -151,8 +144,7 @@ nlohmann::json loaq_section_json(const ModelConfig& c) {
 
 ModelConfig load_model_config(const std::string& path) {
   namespace fs = std::filesystem;
-  const std::string file =
-      fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
+  const std::string file = fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
   if (!fs::exists(file)) fail("{}: no config.json (not a Hugging Face model directory?)", path);
   return parse_model_config(read_json_file(file), file);
 }

@@ -12,8 +12,8 @@ void tap(const LayerTaps* taps, LinearGroup g, const Tensor& x) {
 }
 }  // namespace
 
-Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope,
-                       BatchShape s, const Tensor& x, const LayerTaps* taps) {
+Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, BatchShape s,
+                       const Tensor& x, const LayerTaps* taps) {
   const int64_t rows = s.batch * s.seq;
   if (x.numel() != rows * c.hidden_size)
     fail("attention: input has {} values, expected {}×{}", x.numel(), rows, c.hidden_size);
@@ -38,14 +38,12 @@ Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTa
   return a;
 }
 
-Tensor mlp_inner(const ModelConfig&, const LayerWeights& w, const Tensor& x,
-                 const LayerTaps* taps) {
+Tensor mlp_inner(const ModelConfig&, const LayerWeights& w, const Tensor& x, const LayerTaps* taps) {
   tap(taps, LinearGroup::kGateUp, x);
   Tensor g = apply_linear(w.gate, x);
   const Tensor u = apply_linear(w.up, x);
   silu_mul(g.ptr(), u.ptr(), g.numel());
-  if (w.down_rotation)
-    apply_rotation(*w.down_rotation, g.ptr(), g.rows());  // QuaRot's online Hadamard
+  if (w.down_rotation) apply_rotation(*w.down_rotation, g.ptr(), g.rows());  // QuaRot's online Hadamard
   return g;
 }
 

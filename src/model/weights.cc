@@ -8,40 +8,26 @@ namespace loaq {
 
 std::string_view linear_path(LinearName n) {
   switch (n) {
-    case LinearName::kQ:
-      return "self_attn.q_proj";
-    case LinearName::kK:
-      return "self_attn.k_proj";
-    case LinearName::kV:
-      return "self_attn.v_proj";
-    case LinearName::kO:
-      return "self_attn.o_proj";
-    case LinearName::kGate:
-      return "mlp.gate_proj";
-    case LinearName::kUp:
-      return "mlp.up_proj";
-    case LinearName::kDown:
-      return "mlp.down_proj";
+    case LinearName::kQ: return "self_attn.q_proj";
+    case LinearName::kK: return "self_attn.k_proj";
+    case LinearName::kV: return "self_attn.v_proj";
+    case LinearName::kO: return "self_attn.o_proj";
+    case LinearName::kGate: return "mlp.gate_proj";
+    case LinearName::kUp: return "mlp.up_proj";
+    case LinearName::kDown: return "mlp.down_proj";
   }
   return "?";
 }
 
 Linear& LayerWeights::linear(LinearName n) {
   switch (n) {
-    case LinearName::kQ:
-      return q;
-    case LinearName::kK:
-      return k;
-    case LinearName::kV:
-      return v;
-    case LinearName::kO:
-      return o;
-    case LinearName::kGate:
-      return gate;
-    case LinearName::kUp:
-      return up;
-    case LinearName::kDown:
-      return down;
+    case LinearName::kQ: return q;
+    case LinearName::kK: return k;
+    case LinearName::kV: return v;
+    case LinearName::kO: return o;
+    case LinearName::kGate: return gate;
+    case LinearName::kUp: return up;
+    case LinearName::kDown: return down;
   }
   return q;
 }
@@ -86,8 +72,8 @@ ModelWeights load_weights(const Checkpoint& ckpt) {
   m.layers.reserve(size_t(c.num_layers));
   for (int64_t i = 0; i < c.num_layers; ++i) m.layers.push_back(load_layer(ckpt, i));
   if (c.loaq.online_down) {
-    const auto rot = std::make_shared<const Rotation>(
-        hadamard_transform(c.intermediate_size, c.loaq.rotate_seed));
+    const auto rot =
+        std::make_shared<const Rotation>(hadamard_transform(c.intermediate_size, c.loaq.rotate_seed));
     for (auto& l : m.layers) l.down_rotation = rot;
   }
   m.final_norm = ckpt.load_f32("model.norm.weight", {c.hidden_size});

@@ -20,16 +20,17 @@ struct Linear {
 };
 
 enum class LinearName { kQ, kK, kV, kO, kGate, kUp, kDown };
-inline constexpr std::array<LinearName, 7> kAllLinears = {
-    LinearName::kQ,    LinearName::kK,  LinearName::kV,   LinearName::kO,
-    LinearName::kGate, LinearName::kUp, LinearName::kDown};
+inline constexpr std::array<LinearName, 7> kAllLinears = {LinearName::kQ,    LinearName::kK,
+                                                          LinearName::kV,    LinearName::kO,
+                                                          LinearName::kGate, LinearName::kUp,
+                                                          LinearName::kDown};
 // "self_attn.q_proj", ..., "mlp.down_proj": the Hugging Face module path within a layer.
 std::string_view linear_path(LinearName n);
 
 struct LayerWeights {
-  Tensor input_norm;      // input_layernorm.weight [H]
-  Tensor post_attn_norm;  // post_attention_layernorm.weight [H]
-  Tensor q_norm, k_norm;  // Qwen3 only: [head_dim]
+  Tensor input_norm;          // input_layernorm.weight [H]
+  Tensor post_attn_norm;      // post_attention_layernorm.weight [H]
+  Tensor q_norm, k_norm;      // Qwen3 only: [head_dim]
   Linear q, k, v, o, gate, up, down;
   // Online rotation of down_proj's input (QuaRot): when set, the MLP's inner activation is rotated
   // at run time, x ← T x, and `down.w` holds W Tᵀ (absorbed offline), so the output is unchanged.
@@ -40,7 +41,7 @@ struct LayerWeights {
 };
 
 struct ModelWeights {
-  Tensor embed;  // embed_tokens [V, H]
+  Tensor embed;       // embed_tokens [V, H]
   std::vector<LayerWeights> layers;
   Tensor final_norm;  // norm.weight [H]
   Tensor lm_head;     // [V, H]; empty when tied to the embeddings
