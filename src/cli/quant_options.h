@@ -23,6 +23,8 @@ struct QuantArgs {
   std::string calib = "c4", calib_ids;
   int64_t nsamples = 128, seqlen = 0;  // 0: min(2048, the model's context)
   uint64_t seed = 0;
+  std::string rotate = "none";  // none | hadamard
+  uint64_t rotate_seed = 0;
 };
 
 // Registers the options on `cmd`. `with_method`: add --method / --wbits (sweep has lists instead).
@@ -32,6 +34,8 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method = true);
 QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits, bool progress);
 CalibConfig to_calib_config(const QuantArgs& a, int64_t model_context);
 
+// The rotation a run applied (mode, seed, the transforms, untied head, fallback sizes), for reports.
+nlohmann::ordered_json rotation_json(const RotationReport& r);
 // The settings as JSON, for reports.
 nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibSet& calib);
 

@@ -5,10 +5,12 @@
 
 #include <bit>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 
 namespace loaq {
@@ -75,6 +77,18 @@ void write_quant_output(const std::string& out_dir, bool force, const std::strin
         fs::copy_file(src, tmp / f, fs::copy_options::overwrite_existing, ec);
         if (ec) fail("cannot copy '{}' to '{}': {}", src.string(), (tmp / f).string(), ec.message());
       }
+    }
+    if (!loaq_section_json(m.config).is_null()) {
+      // A rotated model: its head is untied and its norms folded; the "loaq" section tells the
+      // loader to apply the online rotation (and refuses a second rotation).
+      const fs::path cfg = tmp / "config.json";
+      if (!fs::exists(cfg)) fail("{}: no config.json to record the rotation in", source_dir);
+      read_json_file(cfg.string());  // validates, naming the file
+      std::ifstream in(cfg);
+      auto j = nlohmann::ordered_json::parse(in);
+      j["tie_word_embeddings"] = m.config.tie_word_embeddings;
+      j["loaq"] = loaq_section_json(m.config);
+      write_file_atomic(cfg.string(), j.dump(2) + "\n");
     }
     const std::map<std::string, std::string> meta = {{"format", "pt"}, {"producer", "loaq"}};
     write_model_safetensors(m, (tmp / "model.safetensors").string(), meta);

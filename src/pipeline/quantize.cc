@@ -323,7 +323,19 @@ QuantizeReport quantize_model(Model& m, const CalibSet& calib, const QuantizeCon
   if (needs_data && (calib.nsamples < 1 || int64_t(calib.ids.size()) != calib.nsamples * calib.seqlen))
     fail("calibration set is empty or malformed ({} windows of {} tokens, {} ids)", calib.nsamples, calib.seqlen,
          calib.ids.size());
-  return Driver(m, calib, cfg, out).run();
+  std::optional<RotationReport> rotation;
+  double rotate_seconds = 0;
+  if (cfg.rotate) {
+    const auto t = Clock::now();
+    rotation = rotate_model(m, cfg.rotate_seed);
+    rotate_seconds = since(t);
+  }
+  QuantizeReport rep = Driver(m, calib, cfg, out).run();
+  if (rotation) {
+    rep.rotation = std::move(rotation);
+    rep.timings["rotate"] = rotate_seconds;
+  }
+  return rep;
 }
 
 }  // namespace loaq

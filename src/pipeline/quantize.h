@@ -6,10 +6,12 @@
 // both streams move on through the sub-layer.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "model/model.h"
+#include "model/rotate.h"
 #include "quant/grid.h"
 #include "quant/solver.h"
 #include "text/calibration.h"
@@ -37,6 +39,8 @@ struct QuantizeConfig {
   double gptaq_alpha = 0.25;   // GPTAQ's α (its fasterquant default)
   double qronos_alpha = 1e-6;  // Qronos damping α · λmax(H) (brevitas default)
   LoaqParams loaq;
+  bool rotate = false;         // QuaRot's Hadamard rotation of the model first (model/rotate.h)
+  uint64_t rotate_seed = 0;    // seed of the random signs (and of any random orthogonal fallback)
   int64_t chunk_samples = 8;   // calibration windows per forward chunk
   bool progress = true;
 };
@@ -55,10 +59,12 @@ struct QuantizeReport {
   std::map<std::string, double> timings;  // seconds per stage
   int64_t stream_bytes = 0;               // memory of the two hidden-state streams
   int64_t calib_tokens = 0;
+  std::optional<RotationReport> rotation;  // set when cfg.rotate
 };
 
 // Quantizes every linear of every decoder layer of `m` in place (their weights become the
-// dequantized Q); embeddings, norms and the head stay in full precision. The integer codes,
+// dequantized Q); embeddings, norms and the head stay in full precision. With cfg.rotate the
+// model is first rotated (rotate_model: exact, so it composes with every method, kNone included). The integer codes,
 // scales and zeros of each linear go to `out` (keyed by the module name). Method kNone changes
 // nothing. A NaN in a stream is an error naming the layer and sub-layer.
 QuantizeReport quantize_model(Model& m, const CalibSet& calib, const QuantizeConfig& cfg,
