@@ -82,6 +82,7 @@ CalibConfig to_calib_config(const QuantArgs& a, int64_t model_context) {
 nlohmann::ordered_json rotation_json(const RotationReport& r) {
   return {{"mode", r.mode},           {"seed", r.seed},
           {"residual", r.residual},   {"online_down", r.online_down},
+          {"online_o", r.online_o},   {"head", r.head},
           {"untied_head", r.untied_head}, {"fallback_sizes", r.fallbacks}};
 }
 

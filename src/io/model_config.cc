@@ -131,15 +131,17 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
       fail("{}: field 'loaq.rotation': unknown rotation '{}' (known: hadamard)", path, c.loaq.rotation);
     c.loaq.rotate_seed = json_get_or<uint64_t>(l, "rotate_seed", lp, 0);
     c.loaq.online_down = json_get_or<bool>(l, "online_down_rotation", lp, false);
+    c.loaq.online_o = json_get_or<bool>(l, "online_o_rotation", lp, false);
   }
   return c;
 }
 
 nlohmann::json loaq_section_json(const ModelConfig& c) {
-  if (!c.loaq.norms_folded() && !c.loaq.online_down) return nullptr;
+  if (!c.loaq.norms_folded() && !c.loaq.online_down && !c.loaq.online_o) return nullptr;
   return {{"rotation", c.loaq.rotation},
           {"rotate_seed", c.loaq.rotate_seed},
-          {"online_down_rotation", c.loaq.online_down}};
+          {"online_down_rotation", c.loaq.online_down},
+          {"online_o_rotation", c.loaq.online_o}};
 }
 
 ModelConfig load_model_config(const std::string& path) {

@@ -19,11 +19,13 @@ struct Llama3RopeScaling {
 };
 
 // loaq's own section "loaq" of config.json, written by `loaq quantize --rotate` (QuaRot-style
-// re-parametrization): {"rotation": "hadamard", "rotate_seed": S, "online_down_rotation": true}.
+// re-parametrization): {"rotation": "hadamard", "rotate_seed": S, "online_down_rotation": true,
+// "online_o_rotation": true}.
 struct LoaqSection {
   std::string rotation;      // "" (not rotated) or "hadamard": norms folded, residual stream rotated
   uint64_t rotate_seed = 0;  // also seeds the random orthogonal fallback of the online rotation
   bool online_down = false;  // down_proj's input is rotated at run time (hadamard_transform(I, seed))
+  bool online_o = false;     // o_proj's input is rotated across heads at run time (hadamard_transform(heads, seed))
   bool norms_folded() const { return !rotation.empty(); }
 };
 

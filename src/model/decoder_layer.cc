@@ -35,6 +35,7 @@ Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTa
   Tensor a({rows, c.q_dim()});
   causal_attention({s.batch, s.seq, c.num_heads, c.num_kv_heads, c.head_dim}, q.ptr(), k.ptr(),
                    v.ptr(), a.ptr());
+  if (w.o_rotation) apply_rotation_across(*w.o_rotation, a.ptr(), rows, c.head_dim);  // QuaRot's online partial Hadamard
   return a;
 }
 

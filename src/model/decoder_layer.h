@@ -24,7 +24,8 @@ struct BatchShape {
 };
 
 // The sub-layer modules before their output linear (paper eq. 5, X_out = φ(Norm(h) W_in)), for a
-// normed input x [B·T, H]: attention (q/k/v, q/k-norm, RoPE, causal GQA) → [B·T, q_dim], and the
+// normed input x [B·T, H]: attention (q/k/v, q/k-norm, RoPE, causal GQA) → [B·T, q_dim] (rotated
+// across heads by the layer's o_rotation when it has one), and the
 // MLP silu(gate(x)) ⊙ up(x) → [B·T, I], rotated by the layer's down_rotation when it has one (the
 // input down_proj consumes). The taps see x (kQKV / kGateUp).
 Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, BatchShape s,

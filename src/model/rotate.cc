@@ -25,15 +25,19 @@ void rotate_rows(const Rotation& r, Tensor& w) {
   apply_rotation(r, w.ptr(), w.rows());
 }
 
+Tensor transposed(const Tensor& w) {
+  const int64_t n = w.rows(), c = w.cols();
+  Tensor t({c, n});
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < c; ++j) t.data[size_t(j * n + i)] = w.data[size_t(i * c + j)];
+  return t;
+}
+
 // Each column of W[n, cols] ← R column, i.e. W ← R W (a writer of the rotated vector).
 void rotate_columns(const Rotation& r, Tensor& w) {
-  const int64_t n = w.rows(), c = w.cols();
-  std::vector<float> t(size_t(n * c));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < c; ++j) t[size_t(j * n + i)] = w.data[size_t(i * c + j)];
-  apply_rotation(r, t.data(), c);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < c; ++j) w.data[size_t(i * c + j)] = t[size_t(j * n + i)];
+  Tensor t = transposed(w);
+  rotate_rows(r, t);
+  w = transposed(t);
 }
 
 }  // namespace
@@ -48,7 +52,7 @@ RotationReport rotate_model(Model& m, uint64_t seed) {
         "folded; rotate the original checkpoint instead",
         c.loaq.rotation);
   for (const auto& l : w.layers)
-    if (l.down_rotation)
+    if (l.down_rotation || l.o_rotation)
       fail(
           "config.json field 'loaq.online_down_rotation': this checkpoint already carries an "
           "online rotation; "
@@ -79,6 +83,17 @@ RotationReport rotate_model(Model& m, uint64_t seed) {
   if (r.fallback) rep.fallbacks.push_back(r.n);
   if (t->fallback) rep.fallbacks.push_back(t->n);
 
+  // rotate_ov_proj: v_proj's output by T_hd per head; o_proj's input by T_heads ⊗ T_hd, of which
+  // T_hd comes with the attention output (attention is linear in v per head) and T_heads is applied
+  // online across heads.
+  const int64_t hd = c.head_dim;
+  const Rotation t_hd = hadamard_transform(hd, seed);
+  const auto t_heads = std::make_shared<const Rotation>(hadamard_transform(c.num_heads, seed));
+  rep.online_o = t_heads->describe();
+  rep.head = t_hd.describe();
+  if (t_hd.fallback) rep.fallbacks.push_back(t_hd.n);
+  if (t_heads->fallback) rep.fallbacks.push_back(t_heads->n);
+
   rotate_rows(r, w.embed);
   rotate_rows(r, w.lm_head);
   for (auto& l : w.layers) {
@@ -89,12 +104,21 @@ RotationReport rotate_model(Model& m, uint64_t seed) {
     }
     rotate_rows(*t, l.down.w);
     l.down_rotation = t;
+
+    Tensor vt = transposed(l.v.w);  // [H, kv_dim]: rows of [kv_heads, hd]
+    apply_rotation(t_hd, vt.ptr(), vt.numel() / hd);
+    l.v.w = transposed(vt);
+    if (!l.v.b.empty()) apply_rotation(t_hd, l.v.b.ptr(), l.v.b.numel() / hd);
+    apply_rotation(t_hd, l.o.w.ptr(), l.o.w.numel() / hd);  // rows of [heads, hd]
+    apply_rotation_across(*t_heads, l.o.w.ptr(), l.o.w.rows(), hd);
+    l.o_rotation = t_heads;
   }
 
   c.tie_word_embeddings = false;
   c.loaq.rotation = rep.mode;
   c.loaq.rotate_seed = seed;
   c.loaq.online_down = true;
+  c.loaq.online_o = true;
   return rep;
 }
 

@@ -11,6 +11,9 @@
 //      readers (q/k/v, gate/up, head) by W ← W Rᵀ.
 //   4. Online rotation of down_proj's input by T_I (Hadamard of the intermediate size): the weight
 //      absorbs W ← W T_Iᵀ now, the activation is rotated at run time (LayerWeights::down_rotation).
+//   5. rotate_ov_proj: v_proj's output rotated per head by T_hd (attention is linear in v, so the
+//      attention output comes rotated per head), o_proj's input by T_heads ⊗ T_hd offline, and the
+//      attention output rotated across heads by T_heads at run time (LayerWeights::o_rotation).
 // Qwen3's q/k-norm acts on q/k outputs and is untouched; q/k/v biases are outputs and unchanged.
 #include <cstdint>
 #include <string>
@@ -25,6 +28,8 @@ struct RotationReport {
   uint64_t seed = 0;
   std::string residual;     // Rotation::describe() of R
   std::string online_down;  // Rotation::describe() of T_I
+  std::string online_o;     // of T_heads, applied online across heads on o_proj's input
+  std::string head;         // of T_hd, absorbed per head by v_proj and o_proj
   bool untied_head = false;
   std::vector<int64_t>
       fallbacks;  // sizes rotated by a random orthogonal matrix (no Hadamard construction)

@@ -51,6 +51,7 @@ void expect_same_logits(Model m, const std::string& what) {
   for (float v : m.weights.final_norm.data) ASSERT_EQ(v, 1.0f);
   for (const auto& l : m.weights.layers) {
     ASSERT_TRUE(l.down_rotation);
+    ASSERT_TRUE(l.o_rotation);
     for (float v : l.input_norm.data) ASSERT_EQ(v, 1.0f);
   }
   EXPECT_GT(rel_diff(embed0, m.weights.embed).first, 0.1);
@@ -60,7 +61,10 @@ void expect_same_logits(Model m, const std::string& what) {
   EXPECT_LT(rel, 1e-4);
   EXPECT_LT(rel_max, 1e-4);
 
-  // The online rotation is part of the function: without it the logits change.
+  // The online rotations are part of the function: without either, the logits change.
+  Model no_o = m;
+  for (auto& l : no_o.weights.layers) l.o_rotation.reset();
+  EXPECT_GT(rel_diff(before, forward(no_o, ids, s)).first, 1e-3);
   for (auto& l : m.weights.layers) l.down_rotation.reset();
   EXPECT_GT(rel_diff(before, forward(m, ids, s)).first, 1e-3);
 }
@@ -112,7 +116,7 @@ TEST(Rotate, BiasesAndFallbackSizeStayExact) {
   Model probe = synthetic_model();
   const RotationReport rep = rotate_model(probe, 3);
   const std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(rep.fallbacks, std::vector<int64_t>{50});
+  EXPECT_EQ(rep.fallbacks, (std::vector<int64_t>{50, 6}));  // intermediate and head_dim
   EXPECT_NE(rep.online_down.find("random-orthogonal"), std::string::npos) << rep.online_down;
   EXPECT_EQ(rep.residual, "hadamard 12x2 with random signs (seed 3)");
   (void)err;  // warned once per process: possibly already by an earlier test

@@ -76,6 +76,10 @@ ModelWeights load_weights(const Checkpoint& ckpt) {
         std::make_shared<const Rotation>(hadamard_transform(c.intermediate_size, c.loaq.rotate_seed));
     for (auto& l : m.layers) l.down_rotation = rot;
   }
+  if (c.loaq.online_o) {
+    const auto rot = std::make_shared<const Rotation>(hadamard_transform(c.num_heads, c.loaq.rotate_seed));
+    for (auto& l : m.layers) l.o_rotation = rot;
+  }
   m.final_norm = ckpt.load_f32("model.norm.weight", {c.hidden_size});
   if (!c.tie_word_embeddings) {
     m.lm_head = ckpt.load_f32("lm_head.weight", {c.vocab_size, c.hidden_size});

@@ -35,6 +35,10 @@ struct LayerWeights {
   // Online rotation of down_proj's input (QuaRot): when set, the MLP's inner activation is rotated
   // at run time, x ← T x, and `down.w` holds W Tᵀ (absorbed offline), so the output is unchanged.
   std::shared_ptr<const Rotation> down_rotation;
+  // Online rotation of o_proj's input across heads (QuaRot's online_partial_had): the attention
+  // output [heads, head_dim] per token becomes T_heads · A; v_proj (per head) and o_proj absorb the
+  // rest offline.
+  std::shared_ptr<const Rotation> o_rotation;
 
   Linear& linear(LinearName n);
   const Linear& linear(LinearName n) const;
@@ -52,7 +56,8 @@ struct ModelWeights {
 // non-finite value is an error naming the tensor and the file.
 LayerWeights load_layer(const Checkpoint& ckpt, int64_t i);
 // Loads the whole model; a config.json "loaq" section with online_down_rotation gives every layer
-// its down_rotation (hadamard_transform(intermediate_size, rotate_seed)).
+// its down_rotation (hadamard_transform(intermediate_size, rotate_seed)), online_o_rotation its
+// o_rotation (hadamard_transform(num_heads, rotate_seed)).
 ModelWeights load_weights(const Checkpoint& ckpt);
 
 }  // namespace loaq

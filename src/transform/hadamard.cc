@@ -419,4 +419,18 @@ void apply_rotation(const Rotation& r, float* x, int64_t rows) {
   }
 }
 
+void apply_rotation_across(const Rotation& r, float* x, int64_t rows, int64_t inner) {
+  const int64_t n = r.n, len = n * inner;
+  std::vector<float> t(size_t(rows * len));  // [rows, inner, n]
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t a = 0; a < n; ++a)
+      for (int64_t b = 0; b < inner; ++b)
+        t[size_t(i * len + b * n + a)] = x[i * len + a * inner + b];
+  apply_rotation(r, t.data(), rows * inner);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t a = 0; a < n; ++a)
+      for (int64_t b = 0; b < inner; ++b)
+        x[i * len + a * inner + b] = t[size_t(i * len + b * n + a)];
+}
+
 }  // namespace loaq

@@ -55,6 +55,9 @@ Rotation randomized_hadamard(int64_t n, uint64_t seed);
 
 // x_r ← T · diag(d) · x_r for each of the `rows` rows of x [rows, n].
 void apply_rotation(const Rotation& r, float* x, int64_t rows);
+// Across the first axis: each row of x [rows, n·inner], viewed as X [n, inner], becomes T·diag(d)·X
+// (QuaRot's online "partial" Hadamard across attention heads, inner = head_dim).
+void apply_rotation_across(const Rotation& r, float* x, int64_t rows, int64_t inner);
 
 // A random orthogonal n×n matrix (row-major, double): QR of a standard Gaussian matrix drawn from
 // `seed`, columns sign-fixed by diag(R) (QuaRot's random_orthogonal_matrix).

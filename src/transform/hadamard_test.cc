@@ -132,3 +132,27 @@ TEST(Hadamard, UnsupportedSizeFallsBackToRandomOrthogonalOnceWarned) {
 
 }  // namespace
 }  // namespace loaq
+
+namespace loaq {
+namespace {
+
+// Across the first axis: each row [n, inner] becomes T X, i.e. column b of X becomes T · X[:, b].
+TEST(Hadamard, AcrossAxisRotatesColumns) {
+  const int64_t n = 12, inner = 3, rows = 2;
+  const Rotation r = randomized_hadamard(n, 4);
+  std::vector<float> x(static_cast<size_t>(rows * n * inner));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 11) - 5.0f;
+  std::vector<float> y = x;
+  apply_rotation_across(r, y.data(), rows, inner);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t b = 0; b < inner; ++b) {
+      std::vector<float> col(static_cast<size_t>(n));
+      for (int64_t a = 0; a < n; ++a) col[size_t(a)] = x[size_t(i * n * inner + a * inner + b)];
+      apply_rotation(r, col.data(), 1);
+      for (int64_t a = 0; a < n; ++a)
+        EXPECT_FLOAT_EQ(y[size_t(i * n * inner + a * inner + b)], col[size_t(a)]);
+    }
+}
+
+}  // namespace
+}  // namespace loaq
