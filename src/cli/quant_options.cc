@@ -31,7 +31,7 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
   cmd->add_option("--seed", a.seed, "Calibration seed")->capture_default_str();
   cmd->add_option("--rotate", a.rotate,
                   "Rotate the model before quantizing (QuaRot): none or hadamard (norms folded, residual "
-                  "stream by a randomized Hadamard, online Hadamard on down_proj's input)")
+                  "stream by a randomized Hadamard, online Hadamard on down_proj's input and across heads on o_proj's)")
       ->capture_default_str();
   cmd->add_option("--rotate-seed", a.rotate_seed, "Seed of the rotation's random signs")->capture_default_str();
 }

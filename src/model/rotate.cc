@@ -47,15 +47,13 @@ RotationReport rotate_model(Model& m, uint64_t seed) {
   ModelWeights& w = m.weights;
   if (c.loaq.norms_folded())
     fail(
-        "config.json field 'loaq.rotation' is '{}': this checkpoint was already rotated and its "
-        "norms are "
-        "folded; rotate the original checkpoint instead",
+        "config.json field 'loaq.rotation' is '{}': this checkpoint was already rotated and "
+        "its norms are folded; rotate the original checkpoint instead",
         c.loaq.rotation);
   for (const auto& l : w.layers)
     if (l.down_rotation || l.o_rotation)
       fail(
-          "config.json field 'loaq.online_down_rotation': this checkpoint already carries an "
-          "online rotation; "
+          "config.json section 'loaq': this checkpoint already carries an online rotation; "
           "rotate the original checkpoint instead");
 
   RotationReport rep;

@@ -286,12 +286,11 @@ void warn_fallback(int64_t n, uint64_t seed) {
   static std::set<int64_t> warned;
   std::lock_guard<std::mutex> lock(mu);
   if (!warned.insert(n).second) return;
-  fmt::print(
-      stderr,
-      "loaq: warning: no Hadamard matrix of size {} (supported: 2^k·m for m in 1, 12, 20, 28, 36, "
-      "40, 52, "
-      "60, 108, 140, 148, 156, 172); using a random orthogonal matrix (seed {}) applied densely\n",
-      n, seed);
+  fmt::print(stderr,
+             "loaq: warning: no Hadamard matrix of size {} (supported: 2^k·m, m in 1, 12, 20, 28, "
+             "36, 40, 52, 60, 108, 140, 148, 156, 172); using a random orthogonal matrix (seed {}) "
+             "applied densely\n",
+             n, seed);
 }
 
 }  // namespace
