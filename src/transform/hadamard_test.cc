@@ -14,12 +14,16 @@ namespace {
 void expect_hadamard(const std::vector<int8_t>& h, int64_t n) {
   ASSERT_EQ(int64_t(h.size()), n * n) << "order " << n;
   for (int8_t v : h) ASSERT_TRUE(v == 1 || v == -1) << "order " << n;
-  for (int64_t i = 0; i < n; ++i)
+  const std::vector<int32_t> m(h.begin(), h.end());
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t* a = m.data() + i * n;
     for (int64_t j = 0; j < n; ++j) {
-      int64_t dot = 0;
-      for (int64_t k = 0; k < n; ++k) dot += int64_t(h[size_t(i * n + k)]) * h[size_t(j * n + k)];
+      const int32_t* b = m.data() + j * n;
+      int32_t dot = 0;
+      for (int64_t k = 0; k < n; ++k) dot += a[k] * b[k];
       ASSERT_EQ(dot, i == j ? n : 0) << "order " << n << " rows " << i << ", " << j;
     }
+  }
 }
 
 TEST(Hadamard, EveryBaseOrderIsHadamard) {
