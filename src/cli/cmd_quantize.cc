@@ -62,6 +62,7 @@ int run_quantize(const QuantizeArgs& a) {
   report["timings"] = rep.timings;
   report["timings"]["load"] = t_load;
   report["timings"]["calibration_sampling"] = t_calib;
+  if (rep.rotation) report["rotation"] = rotation_json(*rep.rotation);
   report["stream_bytes"] = rep.stream_bytes;
   report["cache_bytes"] = rep.cache_bytes;
   nlohmann::ordered_json lin = nlohmann::ordered_json::array();

@@ -48,6 +48,11 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
   cmd->add_option("--nsamples", a.nsamples, "Calibration windows")->capture_default_str();
   cmd->add_option("--seqlen", a.seqlen, "Calibration window length (default min(2048, context))");
   cmd->add_option("--seed", a.seed, "Calibration seed")->capture_default_str();
+  cmd->add_option("--rotate", a.rotate,
+                  "Rotate the model before quantizing (QuaRot): none or hadamard (norms folded, residual "
+                  "stream by a randomized Hadamard, online Hadamard on down_proj's input and across heads on o_proj's)")
+      ->capture_default_str();
+  cmd->add_option("--rotate-seed", a.rotate_seed, "Seed of the rotation's random signs")->capture_default_str();
 }
 
 QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits,
@@ -80,6 +85,10 @@ QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method,
   validate(q.act);
   q.progress = progress;
   if (q.grid.neuqi() && q.grid.group > 0) q.solver.static_groups = true;  // fitted before the solve
+  if (a.rotate != "none" && a.rotate != "hadamard")
+    fail("--rotate '{}': choose one of none, hadamard", a.rotate);
+  q.rotate = a.rotate == "hadamard";
+  q.rotate_seed = a.rotate_seed;
   if (q.method == Method::kQronos && a.static_groups)
     fail("--static-groups: Qronos always fits its grid once on the original weight");
   return q;
@@ -96,6 +105,13 @@ CalibConfig to_calib_config(const QuantArgs& a, int64_t model_context) {
     fail("--seqlen {} exceeds the model's context of {} positions", c.seqlen, model_context);
   if (c.nsamples < 1) fail("--nsamples must be positive (got {})", c.nsamples);
   return c;
+}
+
+nlohmann::ordered_json rotation_json(const RotationReport& r) {
+  return {{"mode", r.mode},           {"seed", r.seed},
+          {"residual", r.residual},   {"online_down", r.online_down},
+          {"online_o", r.online_o},   {"head", r.head},
+          {"untied_head", r.untied_head}, {"fallback_sizes", r.fallbacks}};
 }
 
 nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibSet& calib) {
@@ -126,10 +142,9 @@ nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibS
   if (q.method == Method::kQronos) j["qronos_alpha"] = q.qronos_alpha;
   j["activations"] = {{"bits", q.act.bits}, {"clip", q.act.clip}};
   if (q.method == Method::kLoaq)
-    j["loaq"] = {
-        {"alpha", q.loaq.alpha}, {"beta", q.loaq.beta}, {"noa", q.loaq.noa}, {"soa", q.loaq.soa}};
-  j["calibration"] = {
-      {"nsamples", calib.nsamples}, {"seqlen", calib.seqlen}, {"source", calib.description}};
+    j["loaq"] = {{"alpha", q.loaq.alpha}, {"beta", q.loaq.beta}, {"noa", q.loaq.noa}, {"soa", q.loaq.soa}};
+  if (q.rotate) j["rotate"] = {{"mode", "hadamard"}, {"seed", q.rotate_seed}};
+  j["calibration"] = {{"nsamples", calib.nsamples}, {"seqlen", calib.seqlen}, {"source", calib.description}};
   return j;
 }
 

@@ -26,6 +26,8 @@ struct QuantArgs {
   uint64_t seed = 0;
   int abits = 16;
   double a_clip = 1.0;
+  std::string rotate = "none";  // none | hadamard
+  uint64_t rotate_seed = 0;
 };
 
 // Registers the options on `cmd`. `with_method`: add --method / --wbits (sweep has lists instead).
@@ -36,6 +38,8 @@ QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method,
                                   bool progress);
 CalibConfig to_calib_config(const QuantArgs& a, int64_t model_context);
 
+// The rotation a run applied (mode, seed, the transforms, untied head, fallback sizes), for reports.
+nlohmann::ordered_json rotation_json(const RotationReport& r);
 // The settings as JSON, for reports.
 nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibSet& calib);
 

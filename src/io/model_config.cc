@@ -119,17 +119,6 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
     }
   }
 
-  if (j.contains("loaq")) {
-    const auto& lq = j["loaq"];
-    if (!lq.is_object()) fail("{}: field 'loaq' is not an object", path);
-    const std::string lp = path + " loaq";
-    c.act_bits = json_get_or<int>(lq, "act_bits", lp, 16);
-    c.act_clip = json_get_or<double>(lq, "act_clip", lp, 1.0);
-    if (c.act_bits < 2 || c.act_bits > 16 || !(c.act_clip > 0 && c.act_clip <= 1))
-      fail("{}: field 'loaq': act_bits {} / act_clip {} out of range", path, c.act_bits,
-           c.act_clip);
-  }
-
   if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer())
     c.bos_token_id = j["bos_token_id"].get<int64_t>();
   if (j.contains("eos_token_id")) {
@@ -139,7 +128,36 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
       for (const auto& x : e)
         if (x.is_number_integer()) c.eos_token_ids.push_back(x.get<int64_t>());
   }
+  if (j.contains("loaq") && !j["loaq"].is_null()) {
+    const auto& l = j["loaq"];
+    if (!l.is_object()) fail("{}: field 'loaq' is not an object", path);
+    const std::string lp = path + " loaq";
+    c.loaq.rotation = json_get_or<std::string>(l, "rotation", lp, "");
+    if (!c.loaq.rotation.empty() && c.loaq.rotation != "hadamard")
+      fail("{}: field 'loaq.rotation': unknown rotation '{}' (known: hadamard)", path, c.loaq.rotation);
+    c.loaq.rotate_seed = json_get_or<uint64_t>(l, "rotate_seed", lp, 0);
+    c.loaq.online_down = json_get_or<bool>(l, "online_down_rotation", lp, false);
+    c.loaq.online_o = json_get_or<bool>(l, "online_o_rotation", lp, false);
+    c.loaq.act_bits = json_get_or<int>(l, "act_bits", lp, 16);
+    c.loaq.act_clip = json_get_or<double>(l, "act_clip", lp, 1.0);
+    if (c.loaq.act_bits < 2 || c.loaq.act_bits > 16 || !(c.loaq.act_clip > 0 && c.loaq.act_clip <= 1))
+      fail("{}: field 'loaq': act_bits {} / act_clip {} out of range", path, c.loaq.act_bits, c.loaq.act_clip);
+  }
   return c;
+}
+
+nlohmann::json loaq_section_json(const ModelConfig& c) {
+  if (!c.loaq.norms_folded() && !c.loaq.online_down && !c.loaq.online_o && c.loaq.act_bits == 16)
+    return nullptr;
+  nlohmann::json j = {{"rotation", c.loaq.rotation},
+                      {"rotate_seed", c.loaq.rotate_seed},
+                      {"online_down_rotation", c.loaq.online_down},
+                      {"online_o_rotation", c.loaq.online_o}};
+  if (c.loaq.act_bits != 16) {
+    j["act_bits"] = c.loaq.act_bits;
+    j["act_clip"] = c.loaq.act_clip;
+  }
+  return j;
 }
 
 ModelConfig load_model_config(const std::string& path) {

@@ -18,6 +18,19 @@ struct Llama3RopeScaling {
   int64_t original_max_position_embeddings = 8192;
 };
 
+// loaq's own section "loaq" of config.json, written by `loaq quantize --rotate` (QuaRot-style
+// re-parametrization): {"rotation": "hadamard", "rotate_seed": S, "online_down_rotation": true,
+// "online_o_rotation": true}.
+struct LoaqSection {
+  std::string rotation;      // "" (not rotated) or "hadamard": norms folded, residual stream rotated
+  uint64_t rotate_seed = 0;  // also seeds the random orthogonal fallback of the online rotation
+  bool online_down = false;  // down_proj's input is rotated at run time (hadamard_transform(I, seed))
+  bool online_o = false;     // o_proj's input is rotated across heads at run time (hadamard_transform(heads, seed))
+  int act_bits = 16;         // per-token activation quantization of every linear's input (W4A4); 16: none
+  double act_clip = 1.0;     // its clip ratio
+  bool norms_folded() const { return !rotation.empty(); }
+};
+
 struct ModelConfig {
   Arch arch = Arch::kLlama;
   std::string architecture;  // "LlamaForCausalLM", ...
@@ -40,10 +53,7 @@ struct ModelConfig {
   std::optional<int64_t> bos_token_id;
   std::vector<int64_t> eos_token_ids;
   std::string torch_dtype;
-  // loaq's own section of config.json ("loaq": {...}), written by `loaq quantize` for what the
-  // Hugging Face config cannot say: per-token activation quantization of every linear's input.
-  int act_bits = 16;      // "act_bits"; 16: none
-  double act_clip = 1.0;  // "act_clip"
+  LoaqSection loaq;
 
   int64_t q_dim() const { return num_heads * head_dim; }
   int64_t kv_dim() const { return num_kv_heads * head_dim; }
@@ -56,5 +66,8 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
 ModelConfig load_model_config(const std::string& path);
 
 std::string arch_name(Arch a);
+
+// The "loaq" section of config.json for `c` (null when the model is not rotated).
+nlohmann::json loaq_section_json(const ModelConfig& c);
 
 }  // namespace loaq

@@ -38,6 +38,7 @@ Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTa
   Tensor a({rows, c.q_dim()});
   causal_attention({s.batch, s.seq, c.num_heads, c.num_kv_heads, c.head_dim}, q.ptr(), k.ptr(),
                    v.ptr(), a.ptr());
+  if (w.o_rotation) apply_rotation_across(*w.o_rotation, a.ptr(), rows, c.head_dim);  // QuaRot's online partial Hadamard
   return a;
 }
 
@@ -49,6 +50,7 @@ Tensor mlp_inner(const ModelConfig&, const LayerWeights& w, const Tensor& x,
   Tensor g = apply_linear(w.gate, xin);
   const Tensor u = apply_linear(w.up, xin);
   silu_mul(g.ptr(), u.ptr(), g.numel());
+  if (w.down_rotation) apply_rotation(*w.down_rotation, g.ptr(), g.rows());  // QuaRot's online Hadamard
   return g;
 }
 

@@ -24,12 +24,14 @@ struct BatchShape {
 };
 
 // The sub-layer modules before their output linear (paper eq. 5, X_out = φ(Norm(h) W_in)), for a
-// normed input x [B·T, H]: attention (q/k/v, q/k-norm, RoPE, causal GQA) → [B·T, q_dim], and the
-// MLP silu(gate(x)) ⊙ up(x) → [B·T, I]. The taps see x (kQKV / kGateUp). With w.act enabled
-// (W4A4) x is quantized per token before q/k/v (gate/up) and the taps see the quantized x; the
-// returned output is not quantized: the blocks below quantize it before o_proj / down_proj.
-Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope,
-                       BatchShape s, const Tensor& x, const LayerTaps* taps = nullptr);
+// normed input x [B·T, H]: attention (q/k/v, q/k-norm, RoPE, causal GQA) → [B·T, q_dim] (rotated
+// across heads by the layer's o_rotation when it has one), and the
+// MLP silu(gate(x)) ⊙ up(x) → [B·T, I], rotated by the layer's down_rotation when it has one (the
+// input down_proj consumes). The taps see x (kQKV / kGateUp). With w.act enabled (W4A4) x is
+// quantized per token before q/k/v (gate/up) and the taps see the quantized x; the returned output
+// is not quantized: the blocks below quantize it (after any online rotation) before o / down.
+Tensor attention_inner(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, BatchShape s,
+                       const Tensor& x, const LayerTaps* taps = nullptr);
 Tensor mlp_inner(const ModelConfig& c, const LayerWeights& w, const Tensor& x,
                  const LayerTaps* taps = nullptr);
 

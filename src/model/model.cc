@@ -10,7 +10,7 @@ namespace loaq {
 
 Model load_model(const Checkpoint& ckpt) {
   Model m{ckpt.config(), load_weights(ckpt)};
-  const ActQuant act{m.config.act_bits, float(m.config.act_clip)};
+  const ActQuant act{m.config.loaq.act_bits, float(m.config.loaq.act_clip)};
   for (auto& layer : m.weights.layers) layer.act = act;
   return m;
 }

@@ -71,6 +71,15 @@ ModelWeights load_weights(const Checkpoint& ckpt) {
   m.embed = ckpt.load_f32("model.embed_tokens.weight", {c.vocab_size, c.hidden_size});
   m.layers.reserve(size_t(c.num_layers));
   for (int64_t i = 0; i < c.num_layers; ++i) m.layers.push_back(load_layer(ckpt, i));
+  if (c.loaq.online_down) {
+    const auto rot =
+        std::make_shared<const Rotation>(hadamard_transform(c.intermediate_size, c.loaq.rotate_seed));
+    for (auto& l : m.layers) l.down_rotation = rot;
+  }
+  if (c.loaq.online_o) {
+    const auto rot = std::make_shared<const Rotation>(hadamard_transform(c.num_heads, c.loaq.rotate_seed));
+    for (auto& l : m.layers) l.o_rotation = rot;
+  }
   m.final_norm = ckpt.load_f32("model.norm.weight", {c.hidden_size});
   if (!c.tie_word_embeddings) {
     m.lm_head = ckpt.load_f32("lm_head.weight", {c.vocab_size, c.hidden_size});

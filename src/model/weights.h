@@ -2,12 +2,14 @@
 // The weights of a decoder-only model by role, in fp32, stored [out, in] as in the checkpoint.
 // A layer-wise quantizer replaces a linear's weight by assigning to its `w` (same shape).
 #include <array>
+#include <memory>
 #include <string_view>
 #include <vector>
 
 #include "core/tensor.h"
 #include "io/checkpoint.h"
 #include "model/act_quant.h"
+#include "transform/hadamard.h"
 
 namespace loaq {
 
@@ -31,6 +33,13 @@ struct LayerWeights {
   Tensor q_norm, k_norm;  // Qwen3 only: [head_dim]
   Linear q, k, v, o, gate, up, down;
   ActQuant act;  // quantization of the inputs of all seven linears (W4A4); off by default
+  // Online rotation of down_proj's input (QuaRot): when set, the MLP's inner activation is rotated
+  // at run time, x ← T x, and `down.w` holds W Tᵀ (absorbed offline), so the output is unchanged.
+  std::shared_ptr<const Rotation> down_rotation;
+  // Online rotation of o_proj's input across heads (QuaRot's online_partial_had): the attention
+  // output [heads, head_dim] per token becomes T_heads · A; v_proj (per head) and o_proj absorb the
+  // rest offline.
+  std::shared_ptr<const Rotation> o_rotation;
 
   Linear& linear(LinearName n);
   const Linear& linear(LinearName n) const;
@@ -47,7 +56,9 @@ struct ModelWeights {
 // Loads layer i, checking every shape against config.json; a missing weight, a wrong shape or a
 // non-finite value is an error naming the tensor and the file.
 LayerWeights load_layer(const Checkpoint& ckpt, int64_t i);
-// Loads the whole model.
+// Loads the whole model; a config.json "loaq" section with online_down_rotation gives every layer
+// its down_rotation (hadamard_transform(intermediate_size, rotate_seed)), online_o_rotation its
+// o_rotation (hadamard_transform(num_heads, rotate_seed)).
 ModelWeights load_weights(const Checkpoint& ckpt);
 
 }  // namespace loaq

@@ -5,6 +5,7 @@
 
 #include <bit>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 #include "core/error.h"
@@ -77,24 +78,28 @@ void write_quant_output(const std::string& out_dir, bool force, const std::strin
   if (!fs::create_directories(tmp, ec) && ec)
     fail("cannot create '{}': {}", tmp.string(), ec.message());
   try {
-    // config.json gains a "loaq" section when the model needs what Hugging Face cannot express.
-    const ActQuant act = m.weights.layers.empty() ? ActQuant{} : m.weights.layers[0].act;
-    if (act.enabled()) {
-      const fs::path src = fs::path(source_dir) / "config.json";
-      nlohmann::json cfg = read_json_file(src.string());
-      cfg["loaq"]["act_bits"] = act.bits;
-      cfg["loaq"]["act_clip"] = act.clip;
-      write_file_atomic((tmp / "config.json").string(), cfg.dump(2) + "\n");
-    }
     for (const char* f :
          {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json",
           "special_tokens_map.json", "generation_config.json"}) {
       const fs::path src = fs::path(source_dir) / f;
-      if (fs::exists(src) && !fs::exists(tmp / f)) {
+      if (fs::exists(src)) {
         fs::copy_file(src, tmp / f, fs::copy_options::overwrite_existing, ec);
         if (ec)
           fail("cannot copy '{}' to '{}': {}", src.string(), (tmp / f).string(), ec.message());
       }
+    }
+    if (!loaq_section_json(m.config).is_null()) {
+      // A rotated model (head untied, norms folded) or one with quantized activations: the "loaq"
+      // section tells the loader to apply the online rotations and the activation quantization
+      // (and refuses a second rotation).
+      const fs::path cfg = tmp / "config.json";
+      if (!fs::exists(cfg)) fail("{}: no config.json to record the rotation in", source_dir);
+      read_json_file(cfg.string());  // validates, naming the file
+      std::ifstream in(cfg);
+      auto j = nlohmann::ordered_json::parse(in);
+      j["tie_word_embeddings"] = m.config.tie_word_embeddings;
+      j["loaq"] = loaq_section_json(m.config);
+      write_file_atomic(cfg.string(), j.dump(2) + "\n");
     }
     const std::map<std::string, std::string> meta = {{"format", "pt"}, {"producer", "loaq"}};
     write_model_safetensors(m, (tmp / "model.safetensors").string(), meta);

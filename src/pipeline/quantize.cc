@@ -91,6 +91,8 @@ class Driver {
     const auto t0 = Clock::now();
     validate(cfg_.act);
     for (auto& layer : m_.weights.layers) layer.act = cfg_.act;
+    m_.config.loaq.act_bits = cfg_.act.bits;  // recorded in the output's config.json
+    m_.config.loaq.act_clip = cfg_.act.clip;
     if (cfg_.method == Method::kNone) return report_;
     // RTN needs no data, except with a NeUQI grid (its diag(H)).
     if (cfg_.method == Method::kRtn && !cfg_.grid.neuqi()) {
@@ -381,7 +383,19 @@ QuantizeReport quantize_model(Model& m, const CalibSet& calib, const QuantizeCon
       (calib.nsamples < 1 || int64_t(calib.ids.size()) != calib.nsamples * calib.seqlen))
     fail("calibration set is empty or malformed ({} windows of {} tokens, {} ids)", calib.nsamples,
          calib.seqlen, calib.ids.size());
-  return Driver(m, calib, cfg, out).run();
+  std::optional<RotationReport> rotation;
+  double rotate_seconds = 0;
+  if (cfg.rotate) {
+    const auto t = Clock::now();
+    rotation = rotate_model(m, cfg.rotate_seed);
+    rotate_seconds = since(t);
+  }
+  QuantizeReport rep = Driver(m, calib, cfg, out).run();
+  if (rotation) {
+    rep.rotation = std::move(rotation);
+    rep.timings["rotate"] = rotate_seconds;
+  }
+  return rep;
 }
 
 }  // namespace loaq

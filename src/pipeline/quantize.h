@@ -6,10 +6,12 @@
 // both streams move on through the sub-layer.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "model/model.h"
+#include "model/rotate.h"
 #include "quant/grid.h"
 #include "quant/solver.h"
 #include "text/calibration.h"
@@ -45,6 +47,8 @@ struct QuantizeConfig {
   // reused to advance the streams when both streams' copies fit in this many bytes; otherwise
   // they are recomputed. Results are identical either way.
   int64_t cache_bytes = int64_t(4) << 30;
+  bool rotate = false;         // QuaRot's Hadamard rotation of the model first (model/rotate.h)
+  uint64_t rotate_seed = 0;    // seed of the random signs (and of any random orthogonal fallback)
   bool progress = true;
 };
 
@@ -67,10 +71,12 @@ struct QuantizeReport {
   int64_t stream_bytes = 0;               // memory of the two hidden-state streams
   int64_t cache_bytes = 0;                // memory of the cached W_out inputs (0: recomputed)
   int64_t calib_tokens = 0;
+  std::optional<RotationReport> rotation;  // set when cfg.rotate
 };
 
 // Quantizes every linear of every decoder layer of `m` in place (their weights become the
-// dequantized Q); embeddings, norms and the head stay in full precision. The integer codes,
+// dequantized Q); embeddings, norms and the head stay in full precision. With cfg.rotate the
+// model is first rotated (rotate_model: exact, so it composes with every method, kNone included). The integer codes,
 // scales and zeros of each linear go to `out` (keyed by the module name). Method kNone changes
 // nothing. A NaN in a stream is an error naming the layer and sub-layer.
 QuantizeReport quantize_model(Model& m, const CalibSet& calib, const QuantizeConfig& cfg,
