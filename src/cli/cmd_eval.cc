@@ -72,7 +72,7 @@ int run_eval(const EvalArgs& a) {
   if (tok->vocab_size() > ckpt.config().vocab_size)
     fail("{}: tokenizer has {} tokens but config.json vocab_size is {}", tok->source(),
          tok->vocab_size(), ckpt.config().vocab_size);
-  const Model model = load_model(ckpt);
+  const ModelSource model(ckpt);  // one decoder layer resident at a time
   const bool bos = !a.no_bos && tok->add_bos;
 
   nlohmann::ordered_json out;

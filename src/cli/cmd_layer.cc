@@ -14,8 +14,7 @@
 #include "core/env.h"
 #include "core/error.h"
 #include "io/safetensors.h"
-#include "quant/loaq.h"
-#include "quant/qronos.h"
+#include "pipeline/methods.h"
 #include "quant/solver.h"
 
 namespace loaq::cli {
@@ -84,51 +83,32 @@ int run_layer(const LayerArgs& a) {
          qc.grid.neuqi() ? " (a NeUQI grid is weighted by diag H)" : "");
   }
 
+  // The statistics the method's row of the table asks for, then its solve.
+  const MethodInfo& info = method_info(qc.method);
+  Stats st;
+  st.H = std::move(H);
+  if (info.fp_stream) {
+    st.C = std::move(C);
+    st.has_c = true;
+  }
+  if (info.sublayer_term && qc.loaq.soa && f.find("h") && f.find("hq")) {
+    const Tensor h = f.read_f32("h"), hq = f.read_f32("hq");
+    if (h.shape != std::vector<int64_t>{X.rows(), M} || hq.shape != h.shape)
+      fail("{}: h and hq must be [T, {}]", a.problem, M);
+    Tensor dh = h;
+    for (size_t i = 0; i < dh.data.size(); ++i) dh.data[i] -= hq.data[i];
+    st.S = MatD(N, M);
+    add_cross(st.S, Xq.ptr(), dh.ptr(), X.rows(), N, M);
+    st.has_s = true;
+  }
   QuantizedLinear r;
   Tensor target = W;
-  switch (qc.method) {
-    case Method::kRtn:
-      r = rtn_quantize(W, qc.grid, neuqi_weights(H, qc.solver.percdamp).data());
-      break;
-    case Method::kGptq:
-      r = gptq_quantize(W, H, qc.grid, qc.solver);
-      break;
-    case Method::kGptaq: {
-      MatD d(N, N);
-      for (int64_t i = 0; i < N; ++i)
-        for (int64_t j = 0; j < N; ++j) d(j, i) = C(i, j);
-      const GptaqTerm term{&d, qc.gptaq_alpha};
-      r = gptq_quantize(W, H, qc.grid, qc.solver, &term);
-      break;
-    }
-    case Method::kQronos: {
-      MatD g = H;
-      for (int64_t i = 0; i < N; ++i)
-        for (int64_t j = 0; j < N; ++j) g(i, j) += C(j, i);
-      r = qronos_quantize(W, H, g, qc.grid,
-                          {qc.qronos_alpha, qc.solver.act_order, qc.solver.percdamp});
-      break;
-    }
-    case Method::kLoaq: {
-      MatD S;
-      const bool soa = f.find("h") && f.find("hq") && qc.loaq.soa;
-      if (soa) {
-        const Tensor h = f.read_f32("h"), hq = f.read_f32("hq");
-        if (h.shape != std::vector<int64_t>{X.rows(), M} || hq.shape != h.shape)
-          fail("{}: h and hq must be [T, {}]", a.problem, M);
-        Tensor dh = h;
-        for (size_t i = 0; i < dh.data.size(); ++i) dh.data[i] -= hq.data[i];
-        S = MatD(N, M);
-        add_cross(S, Xq.ptr(), dh.ptr(), X.rows(), N, M);
-      }
-      double mean = 0;
-      for (int64_t i = 0; i < N; ++i) mean += H(i, i);
-      target = loaq_target(W, H, C, soa ? &S : nullptr, qc.loaq.alpha, qc.loaq.beta,
-                           qc.solver.percdamp * mean / double(N));
-      r = gptq_quantize(target, H, qc.grid, qc.solver);
-      break;
-    }
-    case Method::kNone: r.q = W; break;
+  if (info.solve) {
+    Solved sv = info.solve(W, st, qc.grid, qc);
+    r = std::move(sv.q);
+    target = std::move(sv.target);
+  } else {
+    r.q = W;
   }
 
   nlohmann::ordered_json j;

@@ -1,5 +1,6 @@
-// `loaq quantize`: layer-wise quantization of a checkpoint with one method, optional perplexity
-// evaluation, and the output directory (pipeline/output.h).
+// `loaq quantize`: layer-wise quantization of a checkpoint with one method, streamed one decoder
+// layer at a time into the output directory (pipeline/output.h) with a resume state after every
+// layer, then optional perplexity evaluation of the written output.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -7,14 +8,17 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "io/atomic_file.h"
 #include "cli/quant_options.h"
 #include "core/env.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "eval/ppl_suite.h"
 #include "export/export.h"
+#include "io/atomic_file.h"
+#include "pipeline/memory_plan.h"
 #include "pipeline/output.h"
 #include "pipeline/quantize.h"
+#include "pipeline/resume.h"
 #include "text/tokenizer.h"
 
 namespace loaq::cli {
@@ -22,10 +26,10 @@ namespace loaq::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, out, data, eval, json;
+  std::string model, out, data, eval, json, max_memory;
   std::string export_format, export_dir;  // --export gptq|hf: also export the output
-  int64_t eval_seqlen = 0;
-  bool force = false, no_bos = false, quiet = false;
+  int64_t eval_seqlen = 0, stop_after_layer = -1;
+  bool force = false, resume = false, no_bos = false, quiet = false;
   int threads = 0;
   QuantArgs q;
 };
@@ -34,18 +38,20 @@ int run_quantize(const QuantizeArgs& a) {
   using Clock = std::chrono::steady_clock;
   set_num_threads(a.threads);
   if (a.out.empty()) fail("--out is required");
-  if (std::filesystem::exists(a.out) && !a.force)
-    fail("output directory '{}' exists (use --force to replace it)", a.out);
   const std::string export_dir = a.export_dir.empty() ? a.out + "-" + a.export_format : a.export_dir;
   if (!a.export_format.empty() && std::filesystem::exists(export_dir) && !a.force)
     fail("export directory '{}' exists (use --force to replace it)", export_dir);
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
+  const int64_t max_memory =
+      a.max_memory.empty() ? 0 : int64_t(parse_memory_size(a.max_memory, "--max-memory"));
+  AnonPeakSampler anon;
+  anon.start();
   const auto t0 = Clock::now();
   const Checkpoint ckpt(a.model);
   const auto tok = load_tokenizer(a.model);
-  Model model = load_model(ckpt);
+  const ModelConfig& mc = ckpt.config();
   const QuantizeConfig qc = to_quantize_config(a.q, a.q.method, a.q.wbits, !a.quiet);
-  const CalibConfig cc = to_calib_config(a.q, model.config.max_position_embeddings);
+  const CalibConfig cc = to_calib_config(a.q, mc.max_position_embeddings);
   auto t = Clock::now();
   const double t_load = std::chrono::duration<double>(t - t0).count();
   const CalibSet calib = !method_needs_calibration(qc)
@@ -53,15 +59,43 @@ int run_quantize(const QuantizeArgs& a) {
                              : sample_calibration(*tok, cc, data);
   const double t_calib = std::chrono::duration<double>(Clock::now() - t).count();
 
-  std::map<std::string, QuantizedLinear> linears;
-  const QuantizeReport rep = quantize_model(model, calib, qc, &linears);
+  const MemoryPlan plan = plan_quantize(mc, qc, calib.nsamples, calib.seqlen);
+  if (!a.quiet) fmt::print(stderr, "{}\n", format_plan(plan));
+  check_plan(plan, max_memory);
+
+  const nlohmann::ordered_json settings = quant_settings_json(qc, calib);
+  OutputOptions oo;
+  oo.out_dir = a.out;
+  oo.force = a.force;
+  oo.resume = a.resume;
+  oo.quiet = a.quiet;
+  QuantOutput out(ckpt, qc, oo, run_fingerprint(ckpt, calib, settings));
+  DriverOptions opt;
+  opt.stop_after_layer = a.stop_after_layer;
+  const auto resumed = out.resumed(calib.nsamples, calib.seqlen, method_info(qc.method).fp_stream);
+  if (resumed) {
+    opt.resume = &resumed->streams;
+    opt.resumed_report = resumed->report;
+  }
+  QuantizeReport rep;
+  try {
+    rep = quantize_layers(ModelSource(ckpt), calib, qc, out, opt);
+  } catch (const StopAfterLayer& s) {
+    fmt::print(stderr, "loaq: stopped after layer {} (--stop-after-layer); continue with --resume\n",
+               s.layer);
+    return 75;
+  }
+  t = Clock::now();
+  const std::string dir = out.assemble();
+  const double t_write = std::chrono::duration<double>(Clock::now() - t).count();
 
   nlohmann::ordered_json report;
   report["model"] = a.model;
-  report["settings"] = quant_settings_json(qc, calib);
+  report["settings"] = settings;
   report["timings"] = rep.timings;
   report["timings"]["load"] = t_load;
   report["timings"]["calibration_sampling"] = t_calib;
+  report["timings"]["write"] = t_write;
   if (rep.rotation) report["rotation"] = rotation_json(*rep.rotation);
   report["stream_bytes"] = rep.stream_bytes;
   report["cache_bytes"] = rep.cache_bytes;
@@ -72,27 +106,27 @@ int run_quantize(const QuantizeArgs& a) {
   report["linears"] = lin;
 
   const auto datasets = split_csv(a.eval);
-  if (!datasets.empty()) {
+  if (!datasets.empty()) {  // the written output itself, streamed from its files
     t = Clock::now();
+    const Checkpoint written(dir);
     PplSuiteOptions po;
     po.datasets = datasets;
     po.data_dir = data;
     po.seqlen = a.eval_seqlen > 0 ? a.eval_seqlen : cc.seqlen;
     po.bos = !a.no_bos && tok->add_bos;
     po.progress = !a.quiet;
-    const auto res = run_ppl_suite(model, prepare_eval_streams(*tok, po), po);
+    const auto res = run_ppl_suite(ModelSource(written), prepare_eval_streams(*tok, po), po);
     report["eval_settings"] = {{"seqlen", po.seqlen}, {"bos", po.bos}};
     add_ppl_json(report, res);
     report["timings"]["eval"] = std::chrono::duration<double>(Clock::now() - t).count();
     for (const auto& p : res) fmt::print("{} {}-bit  {:<10} ppl {:.4f}\n", method_name(qc.method), qc.grid.bits, p.name, p.r.ppl);
   }
-  t = Clock::now();
-  report["timings"]["write"] = 0.0;
-  write_quant_output(a.out, a.force, a.model, model, linears, qc.grid, report);
-  if (!a.json.empty()) {
-    report["timings"]["write"] = std::chrono::duration<double>(Clock::now() - t).count();
-    write_file_atomic(a.json, report.dump(2) + "\n");
-  }
+  anon.stop();
+  report["memory"] = {{"plan", plan_json(plan)},
+                      {"peak_rss", peak_rss_bytes()},
+                      {"peak_anon", anon.peak_bytes()}};
+  out.commit(report);
+  if (!a.json.empty()) write_file_atomic(a.json, report.dump(2) + "\n");
   fmt::print("wrote {} ({:.1f} s)\n", a.out, std::chrono::duration<double>(Clock::now() - t0).count());
   if (!a.export_format.empty()) {
     ExportOptions eo;
@@ -110,7 +144,14 @@ Runner add_quantize(CLI::App& app) {
   auto* cmd = app.add_subcommand("quantize", "Quantize a checkpoint layer by layer");
   cmd->add_option("--model", a->model, "Hugging Face model directory")->required();
   cmd->add_option("--out", a->out, "Output directory")->required();
-  cmd->add_flag("--force", a->force, "Replace an existing output directory");
+  cmd->add_flag("--force", a->force, "Replace an existing output directory (or discard a partial one)");
+  cmd->add_flag("--resume", a->resume,
+                "Continue an interrupted run from OUT.partial/ (same model, calibration and settings)");
+  cmd->add_option("--max-memory", a->max_memory,
+                  "Refuse to start when the memory plan exceeds this (e.g. 20G)");
+  cmd->add_option("--stop-after-layer", a->stop_after_layer,
+                  "Stop (exit 75) once this decoder layer is saved: for testing --resume")
+      ->group("");
   add_quant_options(cmd, a->q);
   cmd->add_option("--eval", a->eval, "Evaluate perplexity after quantizing: wikitext2,c4,ptb or files");
   cmd->add_option("--eval-seqlen", a->eval_seqlen, "Evaluation window (default: the calibration seqlen)");

@@ -1,5 +1,7 @@
 #include "cli/quant_options.h"
 
+#include "core/memory.h"
+
 #include <algorithm>
 
 #include "core/error.h"
@@ -53,6 +55,15 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
                   "stream by a randomized Hadamard, online Hadamard on down_proj's input and across heads on o_proj's)")
       ->capture_default_str();
   cmd->add_option("--rotate-seed", a.rotate_seed, "Seed of the rotation's random signs")->capture_default_str();
+  cmd->add_option("--stream-dtype", a.stream_dtype,
+                  "Storage of the two calibration streams: f32 (exact) or bf16 (half the memory)")
+      ->capture_default_str();
+  cmd->add_option("--chunk-samples", a.chunk_samples, "Calibration windows per forward chunk")
+      ->capture_default_str();
+  cmd->add_option("--cache-bytes", a.cache_bytes,
+                  "Keep the W_out inputs of all chunks when they fit in this much memory (0: "
+                  "recompute them; results are identical)")
+      ->capture_default_str();
 }
 
 QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits,
@@ -89,6 +100,15 @@ QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method,
     fail("--rotate '{}': choose one of none, hadamard", a.rotate);
   q.rotate = a.rotate == "hadamard";
   q.rotate_seed = a.rotate_seed;
+  if (a.stream_dtype == "f32")
+    q.stream_dtype = DType::F32;
+  else if (a.stream_dtype == "bf16")
+    q.stream_dtype = DType::BF16;
+  else
+    fail("--stream-dtype '{}': choose f32 or bf16", a.stream_dtype);
+  if (a.chunk_samples < 1) fail("--chunk-samples must be positive (got {})", a.chunk_samples);
+  q.chunk_samples = a.chunk_samples;
+  q.cache_bytes = int64_t(parse_memory_size(a.cache_bytes, "--cache-bytes"));
   if (q.method == Method::kQronos && a.static_groups)
     fail("--static-groups: Qronos always fits its grid once on the original weight");
   return q;
@@ -144,6 +164,8 @@ nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibS
   if (q.method == Method::kLoaq)
     j["loaq"] = {{"alpha", q.loaq.alpha}, {"beta", q.loaq.beta}, {"noa", q.loaq.noa}, {"soa", q.loaq.soa}};
   if (q.rotate) j["rotate"] = {{"mode", "hadamard"}, {"seed", q.rotate_seed}};
+  j["streams"] = {{"dtype", q.stream_dtype == DType::BF16 ? "bf16" : "f32"},
+                  {"chunk_samples", q.chunk_samples}};
   j["calibration"] = {{"nsamples", calib.nsamples}, {"seqlen", calib.seqlen}, {"source", calib.description}};
   return j;
 }

@@ -28,6 +28,9 @@ struct QuantArgs {
   double a_clip = 1.0;
   std::string rotate = "none";  // none | hadamard
   uint64_t rotate_seed = 0;
+  std::string stream_dtype = "f32";  // f32 | bf16
+  int64_t chunk_samples = 8;
+  std::string cache_bytes = "4GiB";
 };
 
 // Registers the options on `cmd`. `with_method`: add --method / --wbits (sweep has lists instead).

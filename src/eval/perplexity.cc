@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/vmath.h"
+#include "model/layer_major.h"
 
 namespace loaq {
 
@@ -21,7 +22,7 @@ void next_token_nll(const Tensor& logits, int64_t row0, int64_t rows, std::span<
   }
 }
 
-PplResult perplexity(const Model& m, std::span<const int32_t> ids, const PplOptions& o) {
+PplResult perplexity(const ModelSource& m, std::span<const int32_t> ids, const PplOptions& o) {
   if (o.seqlen < 2) fail("--seqlen must be at least 2 (got {})", o.seqlen);
   PplResult r;
   r.n_tokens = int64_t(ids.size());
@@ -34,28 +35,43 @@ PplResult perplexity(const Model& m, std::span<const int32_t> ids, const PplOpti
   r.window_nll.assign(size_t(r.n_windows), 0.0);
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t per_batch = std::max<int64_t>(1, o.batch_tokens / o.seqlen);
-  Progress bar(o.label, r.n_windows, "win", o.progress);
+  const int64_t window_bytes = o.seqlen * m.config().hidden_size * int64_t(sizeof(float));
+  const int64_t per_group =
+      std::max<int64_t>(1, o.hidden_bytes / (window_bytes * per_batch)) * per_batch;
+  const int64_t n_groups = (r.n_windows + per_group - 1) / per_group;
+  Progress bar(o.label, n_groups * (m.num_layers() + 1), "layer", o.progress);
   std::vector<double> nll(size_t(o.seqlen));
   // Logits are produced one window at a time into this buffer (seqlen × V floats, reused) rather
   // than for the whole batch: no batch-sized allocation to zero-fill, and the log-sum-exp reads
   // rows that are still in cache.
-  Tensor logits({o.seqlen, m.weights.head().rows()});
+  Tensor logits({o.seqlen, m.vocab()});
   double total = 0;
-  for (int64_t w0 = 0; w0 < r.n_windows; w0 += per_batch) {
-    const int64_t nb = std::min(per_batch, r.n_windows - w0);
-    const auto win = ids.subspan(size_t(w0 * o.seqlen), size_t(nb * o.seqlen));
-    Tensor hidden = embed(m, win);
-    forward_layers(m, {nb, o.seqlen}, hidden);
-    const Tensor x = final_norm(m, hidden);
-    for (int64_t b = 0; b < nb; ++b) {
-      head_logits(m, x.row(b * o.seqlen), o.seqlen, logits.ptr());
-      next_token_nll(logits, 0, o.seqlen, win.subspan(size_t(b * o.seqlen)), nll.data());
-      double s = 0;
-      for (int64_t t = 0; t < o.seqlen - 1; ++t) s += nll[size_t(t)];
-      r.window_nll[size_t(w0 + b)] = s / double(o.seqlen - 1);
-      total += s;
+  for (int64_t g0 = 0; g0 < r.n_windows; g0 += per_group) {
+    const int64_t g1 = std::min(r.n_windows, g0 + per_group);
+    std::vector<ForwardBatch> batches;
+    for (int64_t w0 = g0; w0 < g1; w0 += per_batch) {
+      const int64_t nb = std::min(per_batch, g1 - w0);
+      batches.push_back({Layout(nb, o.seqlen), m.embed(ids.subspan(size_t(w0 * o.seqlen),
+                                                                    size_t(nb * o.seqlen)))});
     }
-    bar.advance(nb);
+    forward_layer_major(m, batches, [&](int64_t) { bar.advance(); });
+    int64_t w0 = g0;
+    for (auto& b : batches) {
+      const int64_t nb = b.layout.shape.batch;
+      const auto win = ids.subspan(size_t(w0 * o.seqlen), size_t(nb * o.seqlen));
+      const Tensor x = m.final_norm(b.hidden);
+      b.hidden = Tensor();
+      for (int64_t k = 0; k < nb; ++k) {
+        m.head_logits(x.row(k * o.seqlen), o.seqlen, logits.ptr());
+        next_token_nll(logits, 0, o.seqlen, win.subspan(size_t(k * o.seqlen)), nll.data());
+        double s = 0;
+        for (int64_t t = 0; t < o.seqlen - 1; ++t) s += nll[size_t(t)];
+        r.window_nll[size_t(w0 + k)] = s / double(o.seqlen - 1);
+        total += s;
+      }
+      w0 += nb;
+    }
+    bar.advance();
   }
   bar.finish();
   r.predicted_tokens = r.n_windows * (o.seqlen - 1);

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "model/model.h"
+#include "model/source.h"
 
 namespace loaq {
 
@@ -16,6 +16,9 @@ struct PplOptions {
   int64_t seqlen = 2048;
   int64_t max_windows = 0;       // 0: all windows
   int64_t batch_tokens = 4096;   // windows are run in batches of about this many tokens
+  // Hidden states of the windows held at once: the windows run layer-major in groups of at most
+  // this many bytes (at least one batch), each group reading every layer once.
+  int64_t hidden_bytes = int64_t(4) << 30;
   bool progress = true;
   std::string label = "ppl";
 };
@@ -36,7 +39,8 @@ struct PplResult {
 void next_token_nll(const Tensor& logits, int64_t row0, int64_t rows, std::span<const int32_t> ids,
                     double* nll);
 
-// Perplexity of the id stream by the protocol above. Throws if not one window fits.
-PplResult perplexity(const Model& m, std::span<const int32_t> ids, const PplOptions& o);
+// Perplexity of the id stream by the protocol above, layer-major (one decoder layer resident);
+// logits and log-softmax one window at a time. Throws if not one window fits.
+PplResult perplexity(const ModelSource& m, std::span<const int32_t> ids, const PplOptions& o);
 
 }  // namespace loaq

@@ -20,7 +20,7 @@ std::vector<EvalStream> prepare_eval_streams(const Tokenizer& tok, const PplSuit
   return out;
 }
 
-std::vector<PplSuiteResult> run_ppl_suite(const Model& m, const std::vector<EvalStream>& streams,
+std::vector<PplSuiteResult> run_ppl_suite(const ModelSource& m, const std::vector<EvalStream>& streams,
                                           const PplSuiteOptions& o) {
   std::vector<PplSuiteResult> out;
   for (const auto& s : streams) {
@@ -28,6 +28,7 @@ std::vector<PplSuiteResult> run_ppl_suite(const Model& m, const std::vector<Eval
     po.seqlen = o.seqlen;
     po.max_windows = o.max_windows;
     po.batch_tokens = o.batch_tokens;
+    po.hidden_bytes = o.hidden_bytes;
     po.progress = o.progress;
     po.label = s.name;
     out.push_back({s.name, s.file, s.n_tokens_encoded, perplexity(m, s.ids, po)});

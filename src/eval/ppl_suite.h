@@ -16,6 +16,7 @@ struct PplSuiteOptions {
   int64_t seqlen = 2048;
   int64_t max_windows = 0;
   int64_t batch_tokens = 4096;
+  int64_t hidden_bytes = int64_t(4) << 30;  // PplOptions::hidden_bytes
   bool bos = true;  // prepend BOS to each stream when the tokenizer adds one
   bool progress = true;
 };
@@ -35,7 +36,7 @@ struct PplSuiteResult {
   PplResult r;
 };
 
-std::vector<PplSuiteResult> run_ppl_suite(const Model& m, const std::vector<EvalStream>& streams,
+std::vector<PplSuiteResult> run_ppl_suite(const ModelSource& m, const std::vector<EvalStream>& streams,
                                           const PplSuiteOptions& o);
 
 // {"ppl": {name: value}, "details": {name: {...}}} merged into `out`.

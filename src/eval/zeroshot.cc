@@ -10,7 +10,7 @@
 #include "core/progress.h"
 #include "core/vexp.h"
 #include "model/prefix_tree.h"
-#include "model/tree_forward.h"
+#include "model/layer_major.h"
 #include "text/datasets.h"
 #include "text/utf8.h"
 
@@ -92,11 +92,11 @@ double token_logprob(const float* l, int64_t V, int32_t target, bool* is_argmax)
   return double(l[target]) - double(mx) - std::log(s);
 }
 
-// Runs the packed tree and accumulates every choice's log-likelihood into `out`.
-void run_batch(const Model& m, const PrefixTree& tree, const std::vector<ChoiceRows>& cr,
-               std::vector<ExampleScore>& out, int64_t example0) {
-  const Tensor h = tree_forward_hidden(m, tree);
-  const int64_t H = h.cols();
+// Accumulates every choice's log-likelihood into `out` from the hidden states `h` of a packed
+// tree (after the last layer).
+void score_rows(const ModelSource& m, const Tensor& h, const std::vector<ChoiceRows>& cr,
+                std::vector<ExampleScore>& out, int64_t example0) {
+  const int64_t H = h.cols(), V = m.vocab();
   // Gather the scored rows, then logits in chunks (bounds memory for large vocabularies).
   std::vector<std::pair<size_t, size_t>> refs;  // (choice entry, token)
   for (size_t c = 0; c < cr.size(); ++c)
@@ -109,8 +109,9 @@ void run_batch(const Model& m, const PrefixTree& tree, const std::vector<ChoiceR
       const auto [c, k] = refs[r0 + i];
       std::copy_n(h.row(cr[c].rows[k]), H, sel.row(int64_t(i)));
     }
-    const Tensor logits = final_logits(m, sel);
-    const int64_t V = logits.cols();
+    const Tensor x = m.final_norm(sel);
+    Tensor logits({int64_t(nr), V});
+    m.head_logits(x.ptr(), int64_t(nr), logits.ptr());
     std::vector<double> lp(nr);
     std::vector<char> greedy(nr);
 #pragma omp parallel for schedule(static)
@@ -126,6 +127,24 @@ void run_batch(const Model& m, const PrefixTree& tree, const std::vector<ChoiceR
       s.loglik += lp[i];
       s.is_greedy = s.is_greedy && greedy[i];
     }
+  }
+}
+
+// Packed trees waiting to run, layer-major as one group.
+struct PendingBatch {
+  PrefixTree tree;
+  std::vector<ChoiceRows> cr;
+  int64_t example0 = 0;
+};
+
+void run_group(const ModelSource& m, std::vector<PendingBatch>& group,
+               std::vector<ExampleScore>& out) {
+  std::vector<ForwardBatch> fb;
+  for (const auto& b : group) fb.push_back({Layout(b.tree), m.embed(b.tree.ids)});
+  forward_layer_major(m, fb);
+  for (size_t i = 0; i < group.size(); ++i) {
+    score_rows(m, fb[i].hidden, group[i].cr, out, group[i].example0);
+    fb[i].hidden = Tensor();
   }
 }
 
@@ -160,17 +179,18 @@ int64_t first_argmax(const std::vector<double>& v) {
 
 }  // namespace
 
-std::vector<ExampleScore> score_task(const Model& m, const Tokenizer& tok, const McTask& task,
+std::vector<ExampleScore> score_task(const ModelSource& m, const Tokenizer& tok, const McTask& task,
                                      const ZeroshotOptions& o) {
   const int64_t max_length = o.max_length > 0 ? o.max_length
-                             : m.config.max_position_embeddings > 0
-                                 ? m.config.max_position_embeddings
+                             : m.config().max_position_embeddings > 0
+                                 ? m.config().max_position_embeddings
                                  : 2048;
   std::vector<ExampleScore> out(task.examples.size());
   Progress bar(task.name, int64_t(task.examples.size()), "ex", o.progress);
-  PrefixTree tree;
-  std::vector<ChoiceRows> cr;
-  int64_t batch_first = 0;  // first example of the pending batch
+  const int64_t row_bytes = m.config().hidden_size * int64_t(sizeof(float));
+  std::vector<PendingBatch> group;
+  int64_t group_rows = 0, group_first = 0;
+  PendingBatch cur;
   for (size_t e = 0; e < task.examples.size(); ++e) {
     const McExample& ex = task.examples[e];
     const int64_t n_choices = int64_t(ex.requests.size());
@@ -183,21 +203,28 @@ std::vector<ExampleScore> score_task(const Model& m, const Tokenizer& tok, const
       conts[size_t(c)] = std::move(in.continuation);
       out[e].choices[size_t(c)].n_tokens = int64_t(conts[size_t(c)].size());
     }
-    const auto rows = add_group(tree, inputs);
+    const auto rows = add_group(cur.tree, inputs);
     for (int64_t c = 0; c < n_choices; ++c) {
       // logits[len(input) − len(cont) + j] predicts cont[j].
       const auto& r = rows[size_t(c)];
       const auto& ct = conts[size_t(c)];
-      ChoiceRows x{int64_t(e) - batch_first, c, {}, ct};
+      ChoiceRows x{int64_t(e) - cur.example0, c, {}, ct};
       x.rows.assign(r.end() - std::ptrdiff_t(ct.size()), r.end());
-      cr.push_back(std::move(x));
+      cur.cr.push_back(std::move(x));
     }
-    if (tree.rows() >= o.batch_tokens || e + 1 == task.examples.size()) {
-      run_batch(m, tree, cr, out, batch_first);
-      bar.advance(int64_t(e + 1) - batch_first);
-      tree = PrefixTree{};
-      cr.clear();
-      batch_first = int64_t(e + 1);
+    const bool last = e + 1 == task.examples.size();
+    if (cur.tree.rows() >= o.batch_tokens || last) {
+      group_rows += cur.tree.rows();
+      group.push_back(std::move(cur));
+      cur = PendingBatch{};
+      cur.example0 = int64_t(e + 1);
+      if (group_rows * row_bytes >= o.hidden_bytes || last) {
+        run_group(m, group, out);
+        bar.advance(int64_t(e + 1) - group_first);
+        group.clear();
+        group_rows = 0;
+        group_first = int64_t(e + 1);
+      }
     }
   }
   bar.finish();
@@ -214,7 +241,7 @@ std::vector<ExampleScore> score_task(const Model& m, const Tokenizer& tok, const
   return out;
 }
 
-TaskResult evaluate_task(const Model& m, const Tokenizer& tok, const McTask& task,
+TaskResult evaluate_task(const ModelSource& m, const Tokenizer& tok, const McTask& task,
                          const ZeroshotOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   TaskResult r;

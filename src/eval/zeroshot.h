@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "eval/zeroshot_tasks.h"
-#include "model/model.h"
+#include "model/source.h"
 #include "text/tokenizer.h"
 
 namespace loaq {
@@ -20,6 +20,8 @@ struct ZeroshotOptions {
   bool bos = true;              // prepend BOS (the tokenizer adds it and --no-bos is not given)
   int64_t max_length = 0;       // model context; 0: config max_position_embeddings (else 2048)
   int64_t batch_tokens = 4096;  // examples are packed into forward batches of about this many rows
+  // Hidden states held at once: batches run layer-major in groups of about this many bytes.
+  int64_t hidden_bytes = int64_t(1) << 30;
   bool progress = true;
 };
 
@@ -49,7 +51,7 @@ struct ExampleScore {
 // Scores every example of the task. The model input of a choice is (ctx + continuation) left-
 // truncated to max_length + 1 tokens, without its last token; the choices of one example are run
 // as one prefix tree (their shared tokens once), examples are packed into batches.
-std::vector<ExampleScore> score_task(const Model& m, const Tokenizer& tok, const McTask& task,
+std::vector<ExampleScore> score_task(const ModelSource& m, const Tokenizer& tok, const McTask& task,
                                      const ZeroshotOptions& o);
 
 // The harness's aggregation: mean and its standard error with the sample standard deviation
@@ -73,7 +75,7 @@ struct TaskResult {
 };
 
 // Scores the task and aggregates acc / acc_norm.
-TaskResult evaluate_task(const Model& m, const Tokenizer& tok, const McTask& task,
+TaskResult evaluate_task(const ModelSource& m, const Tokenizer& tok, const McTask& task,
                          const ZeroshotOptions& o);
 
 // The paper's "Acc": the mean over the tasks of acc_norm for arc_challenge and hellaswag and acc

@@ -67,6 +67,17 @@ Tensor Checkpoint::load_f32(const std::string& name, const std::vector<int64_t>&
   return load_f32(name);
 }
 
+const SafetensorsFile& Checkpoint::file_of(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) fail("{}: missing weight '{}'", dir_, name);
+  return files_[it->second.first];
+}
+
+void Checkpoint::release(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it != index_.end()) files_[it->second.first].release(*it->second.second);
+}
+
 std::vector<std::string> Checkpoint::tensor_names() const {
   std::vector<std::string> v;
   for (const auto& [k, _] : index_) v.push_back(k);

@@ -25,6 +25,10 @@ class Checkpoint {
   // Like load_f32 but also checks the shape (error names the tensor, both shapes and config.json).
   Tensor load_f32(const std::string& name, const std::vector<int64_t>& expect_shape) const;
   std::vector<std::string> tensor_names() const;
+  // The file holding a tensor (error naming the directory when it is absent).
+  const SafetensorsFile& file_of(const std::string& name) const;
+  // Drops the tensor's mapped pages from the resident set (SafetensorsFile::release).
+  void release(const std::string& name) const;
   const std::vector<SafetensorsFile>& files() const { return files_; }
 
  private:

@@ -202,6 +202,13 @@ Tensor SafetensorsFile::read_f32(const TensorInfo& t) const {
   return out;
 }
 
+void SafetensorsFile::release(const TensorInfo& t) const {
+  const auto page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const auto b = uintptr_t(data_ + t.begin), e = uintptr_t(data_ + t.end);
+  const uintptr_t b0 = (b + page - 1) / page * page, e0 = e / page * page;  // whole pages only
+  if (e0 > b0) ::madvise(reinterpret_cast<void*>(b0), e0 - b0, MADV_DONTNEED);
+}
+
 Tensor SafetensorsFile::read_f32(std::string_view name) const {
   const auto* t = find(name);
   if (!t) fail("{}: no tensor named '{}'", path_, name);

@@ -50,6 +50,9 @@ class SafetensorsFile {
   // and the tensor.
   Tensor read_f32(const TensorInfo& t) const;
   Tensor read_f32(std::string_view name) const;
+  // Drops the mapped pages of a tensor from this process's resident set (they stay in the page
+  // cache): a layer-wise pass over a large checkpoint keeps only the layer it works on resident.
+  void release(const TensorInfo& t) const;
 
  private:
   std::string path_;

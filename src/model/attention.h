@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "model/prefix_tree.h"
 
 namespace loaq {
 
@@ -17,5 +18,12 @@ struct AttentionShape {
 // Only the causal (lower) part of each score matrix is computed, in row blocks through BLAS.
 void causal_attention(const AttentionShape& s, const float* q, const float* k, const float* v,
                       float* out);
+
+// Causal GQA attention over a prefix tree (prefix_tree.h): out[r] = softmax(q[r] K_keys(r)ᵀ ·
+// head_dim^-½) V_keys(r) with keys(r) = all rows of the ancestors of r's segment, then the rows of
+// r's segment up to r. q [rows, n_heads·head_dim], k and v [rows, n_kv_heads·head_dim] (RoPE
+// applied).
+void tree_attention(const PrefixTree& t, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
+                    const float* q, const float* k, const float* v, float* out);
 
 }  // namespace loaq

@@ -1,5 +1,6 @@
 #include "model/rotate.h"
 
+#include <array>
 #include <memory>
 
 #include "core/error.h"
@@ -42,81 +43,98 @@ void rotate_columns(const Rotation& r, Tensor& w) {
 
 }  // namespace
 
-RotationReport rotate_model(Model& m, uint64_t seed) {
-  ModelConfig& c = m.config;
-  ModelWeights& w = m.weights;
+ModelRotations make_rotations(const ModelConfig& c, uint64_t seed) {
   if (c.loaq.norms_folded())
     fail(
         "config.json field 'loaq.rotation' is '{}': this checkpoint was already rotated and "
         "its norms are folded; rotate the original checkpoint instead",
         c.loaq.rotation);
+  if (c.loaq.online_down || c.loaq.online_o)
+    fail(
+        "config.json section 'loaq': this checkpoint already carries an online rotation; "
+        "rotate the original checkpoint instead");
+  ModelRotations r{randomized_hadamard(c.hidden_size, seed),
+                   std::make_shared<const Rotation>(hadamard_transform(c.intermediate_size, seed)),
+                   hadamard_transform(c.head_dim, seed),
+                   std::make_shared<const Rotation>(hadamard_transform(c.num_heads, seed)),
+                   {}};
+  RotationReport& rep = r.report;
+  rep.seed = seed;
+  rep.untied_head = c.tie_word_embeddings;
+  rep.residual = r.residual.describe();
+  rep.online_down = r.down->describe();
+  rep.online_o = r.heads->describe();
+  rep.head = r.head_dim.describe();
+  const std::array<const Rotation*, 4> all = {&r.residual, r.down.get(), &r.head_dim, r.heads.get()};
+  for (const Rotation* x : all)
+    if (x->fallback) rep.fallbacks.push_back(x->n);
+  return r;
+}
+
+void rotate_layer(const ModelConfig& c, const ModelRotations& r, LayerWeights& l) {
+  if (l.down_rotation || l.o_rotation)
+    fail(
+        "config.json section 'loaq': this checkpoint already carries an online rotation; "
+        "rotate the original checkpoint instead");
+  // fuse_layer_norms
+  for (Linear* lin : {&l.q, &l.k, &l.v}) fold_norm(lin->w, l.input_norm);
+  for (Linear* lin : {&l.gate, &l.up}) fold_norm(lin->w, l.post_attn_norm);
+  set_ones(l.input_norm);
+  set_ones(l.post_attn_norm);
+  // rotate_model: residual stream by R, down_proj's input by T_I.
+  for (Linear* lin : {&l.q, &l.k, &l.v, &l.gate, &l.up}) rotate_rows(r.residual, lin->w);
+  for (Linear* lin : {&l.o, &l.down}) {
+    rotate_columns(r.residual, lin->w);
+    if (!lin->b.empty()) apply_rotation(r.residual, lin->b.ptr(), 1);
+  }
+  rotate_rows(*r.down, l.down.w);
+  l.down_rotation = r.down;
+  // rotate_ov_proj: v_proj's output by T_hd per head; o_proj's input by T_heads ⊗ T_hd, of which
+  // T_hd comes with the attention output (attention is linear in v per head) and T_heads is applied
+  // online across heads.
+  const int64_t hd = c.head_dim;
+  Tensor vt = transposed(l.v.w);  // [H, kv_dim]: rows of [kv_heads, hd]
+  apply_rotation(r.head_dim, vt.ptr(), vt.numel() / hd);
+  l.v.w = transposed(vt);
+  if (!l.v.b.empty()) apply_rotation(r.head_dim, l.v.b.ptr(), l.v.b.numel() / hd);
+  apply_rotation(r.head_dim, l.o.w.ptr(), l.o.w.numel() / hd);  // rows of [heads, hd]
+  apply_rotation_across(*r.heads, l.o.w.ptr(), l.o.w.rows(), hd);
+  l.o_rotation = r.heads;
+}
+
+void rotate_embedding_rows(const ModelRotations& r, Tensor& rows) {
+  rotate_rows(r.residual, rows);
+}
+
+void rotate_head(const ModelRotations& r, Tensor& head, Tensor& final_norm) {
+  fold_norm(head, final_norm);
+  set_ones(final_norm);
+  rotate_rows(r.residual, head);
+}
+
+void record_rotation(ModelConfig& c, const ModelRotations& r) {
+  c.tie_word_embeddings = false;
+  c.loaq.rotation = r.report.mode;
+  c.loaq.rotate_seed = r.report.seed;
+  c.loaq.online_down = true;
+  c.loaq.online_o = true;
+}
+
+RotationReport rotate_model(Model& m, uint64_t seed) {
+  ModelWeights& w = m.weights;
+  const ModelRotations r = make_rotations(m.config, seed);
   for (const auto& l : w.layers)
     if (l.down_rotation || l.o_rotation)
       fail(
           "config.json section 'loaq': this checkpoint already carries an online rotation; "
           "rotate the original checkpoint instead");
-
-  RotationReport rep;
-  rep.seed = seed;
-  if (w.lm_head.empty()) {  // QuaRot: "Copy the weights if they are tied."
-    w.lm_head = w.embed;
-    rep.untied_head = true;
-  }
-
-  // fuse_layer_norms
-  for (auto& l : w.layers) {
-    for (Linear* lin : {&l.q, &l.k, &l.v}) fold_norm(lin->w, l.input_norm);
-    for (Linear* lin : {&l.gate, &l.up}) fold_norm(lin->w, l.post_attn_norm);
-    set_ones(l.input_norm);
-    set_ones(l.post_attn_norm);
-  }
-  fold_norm(w.lm_head, w.final_norm);
-  set_ones(w.final_norm);
-
-  // rotate_model: residual stream by R, down_proj's input by T_I.
-  const Rotation r = randomized_hadamard(c.hidden_size, seed);
-  const auto t = std::make_shared<const Rotation>(hadamard_transform(c.intermediate_size, seed));
-  rep.residual = r.describe();
-  rep.online_down = t->describe();
-  if (r.fallback) rep.fallbacks.push_back(r.n);
-  if (t->fallback) rep.fallbacks.push_back(t->n);
-
-  // rotate_ov_proj: v_proj's output by T_hd per head; o_proj's input by T_heads ⊗ T_hd, of which
-  // T_hd comes with the attention output (attention is linear in v per head) and T_heads is applied
-  // online across heads.
-  const int64_t hd = c.head_dim;
-  const Rotation t_hd = hadamard_transform(hd, seed);
-  const auto t_heads = std::make_shared<const Rotation>(hadamard_transform(c.num_heads, seed));
-  rep.online_o = t_heads->describe();
-  rep.head = t_hd.describe();
-  if (t_hd.fallback) rep.fallbacks.push_back(t_hd.n);
-  if (t_heads->fallback) rep.fallbacks.push_back(t_heads->n);
-
-  rotate_rows(r, w.embed);
-  rotate_rows(r, w.lm_head);
-  for (auto& l : w.layers) {
-    for (Linear* lin : {&l.q, &l.k, &l.v, &l.gate, &l.up}) rotate_rows(r, lin->w);
-    for (Linear* lin : {&l.o, &l.down}) {
-      rotate_columns(r, lin->w);
-      if (!lin->b.empty()) apply_rotation(r, lin->b.ptr(), 1);
-    }
-    rotate_rows(*t, l.down.w);
-    l.down_rotation = t;
-
-    Tensor vt = transposed(l.v.w);  // [H, kv_dim]: rows of [kv_heads, hd]
-    apply_rotation(t_hd, vt.ptr(), vt.numel() / hd);
-    l.v.w = transposed(vt);
-    if (!l.v.b.empty()) apply_rotation(t_hd, l.v.b.ptr(), l.v.b.numel() / hd);
-    apply_rotation(t_hd, l.o.w.ptr(), l.o.w.numel() / hd);  // rows of [heads, hd]
-    apply_rotation_across(*t_heads, l.o.w.ptr(), l.o.w.rows(), hd);
-    l.o_rotation = t_heads;
-  }
-
-  c.tie_word_embeddings = false;
-  c.loaq.rotation = rep.mode;
-  c.loaq.rotate_seed = seed;
-  c.loaq.online_down = true;
-  c.loaq.online_o = true;
+  RotationReport rep = r.report;
+  rep.untied_head = w.lm_head.empty();
+  if (w.lm_head.empty()) w.lm_head = w.embed;  // QuaRot: "Copy the weights if they are tied."
+  rotate_head(r, w.lm_head, w.final_norm);
+  rotate_embedding_rows(r, w.embed);
+  for (auto& l : w.layers) rotate_layer(m.config, r, l);
+  record_rotation(m.config, r);
   return rep;
 }
 

@@ -16,6 +16,7 @@
 //      attention output rotated across heads by T_heads at run time (LayerWeights::o_rotation).
 // Qwen3's q/k-norm acts on q/k outputs and is untouched; q/k/v biases are outputs and unchanged.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,27 @@ struct RotationReport {
   std::vector<int64_t>
       fallbacks;  // sizes rotated by a random orthogonal matrix (no Hadamard construction)
 };
+
+// The rotations of one model (seeded), so that it can be rotated a layer at a time.
+struct ModelRotations {
+  Rotation residual;                        // R = T_H · diag(d)
+  std::shared_ptr<const Rotation> down;     // T_I, online on down_proj's input
+  Rotation head_dim;                        // T_hd, absorbed per head by v_proj and o_proj
+  std::shared_ptr<const Rotation> heads;    // T_heads, online across heads on o_proj's input
+  RotationReport report;
+};
+// Refuses a config whose norms are already folded (its "loaq" section says it was rotated).
+ModelRotations make_rotations(const ModelConfig& c, uint64_t seed);
+
+// Steps 2–5 on one decoder layer (norms folded into q/k/v and gate/up, residual rotation, online
+// rotations attached). Refuses a layer that already carries an online rotation.
+void rotate_layer(const ModelConfig& c, const ModelRotations& r, LayerWeights& l);
+// The embedding rows [n, H] (a reader-independent writer of the residual stream): each row ← R row.
+void rotate_embedding_rows(const ModelRotations& r, Tensor& rows);
+// The head [V, H] (untied copy) with the final norm folded in, then rotated; the norm becomes ones.
+void rotate_head(const ModelRotations& r, Tensor& head, Tensor& final_norm);
+// Records the rotation in the config (tie_word_embeddings = false, the "loaq" section).
+void record_rotation(ModelConfig& c, const ModelRotations& r);
 
 // Rotates `m` in place and records it in m.config (tie_word_embeddings = false, the "loaq"
 // section). Refuses a model whose norms are already folded (its config.json "loaq" section says it

@@ -7,6 +7,8 @@
 
 #include <random>
 
+#include "model/rotate.h"
+
 namespace loaq {
 namespace {
 
@@ -122,6 +124,48 @@ TEST(TreeForward, EqualsPlainForwardOfEachSequence) {
           worst = std::max(worst, double(std::abs(h.row(rows[i][size_t(p)])[j] - ref.row(p)[j])));
       EXPECT_LT(worst, 2e-5) << "sequence " << i << (qwen3 ? " (qwen3)" : "");
     }
+  }
+}
+
+// The largest |a − b| over the rows `rows` of a and the rows 0.. of b.
+double worst_diff(const Tensor& a, const std::vector<int64_t>& rows, const Tensor& b) {
+  double worst = 0;
+  for (size_t p = 0; p < rows.size(); ++p)
+    for (int64_t j = 0; j < b.cols(); ++j)
+      worst = std::max(worst, double(std::abs(a.row(rows[p])[j] - b.row(int64_t(p))[j])));
+  return worst;
+}
+
+// The tree path runs the same layer code as the plain forward: a rotated model (online rotations
+// at o_proj and down_proj) and a W4A4 model (activation quantizer on every linear input) give the
+// plain forward's logits on every sequence of a tree.
+TEST(TreeForward, RotatedAndW4A4ModelsEqualPlainForward) {
+  const Model base = random_model(false);
+  Model rotated = base;
+  rotate_model(rotated, 3);
+  Model w4a4 = base;
+  for (auto& l : w4a4.weights.layers) l.act = ActQuant{4, 1.0f};
+  std::mt19937 g(9);
+  const auto ctx = random_ids(g, 12);
+  const std::vector<std::vector<int32_t>> seqs = {cat(ctx, random_ids(g, 5)),
+                                                  cat(ctx, random_ids(g, 7))};
+  PrefixTree t;
+  const auto rows = add_group(t, seqs);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const auto n = int64_t(seqs[i].size());
+    const Tensor plain = forward(base, seqs[i], {1, n});
+    const Tensor rot = final_logits(rotated, tree_forward_hidden(rotated, t));
+    EXPECT_LT(worst_diff(rot, rows[i], plain), 1e-4) << "rotated, sequence " << i;
+    const Tensor q_plain = forward(w4a4, seqs[i], {1, n});
+    const Tensor q_tree = final_logits(w4a4, tree_forward_hidden(w4a4, t));
+    // Rounding-order differences may move an activation across a code boundary now and then;
+    // skipping the quantizer in either path moves every logit by far more.
+    const double d_tree = worst_diff(q_tree, rows[i], q_plain);
+    std::vector<int64_t> seq_rows(rows[i].size());
+    for (size_t p = 0; p < seq_rows.size(); ++p) seq_rows[p] = int64_t(p);
+    const double d_quant = worst_diff(q_plain, seq_rows, plain);
+    EXPECT_GT(d_quant, 0.05) << "the W4A4 quantizer changes the logits";
+    EXPECT_LT(d_tree, 1e-3) << "W4A4, sequence " << i;
   }
 }
 

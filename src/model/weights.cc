@@ -62,6 +62,8 @@ LayerWeights load_layer(const Checkpoint& ckpt, int64_t i) {
     w.q_norm = ckpt.load_f32(p + "self_attn.q_norm.weight", {c.head_dim});
     w.k_norm = ckpt.load_f32(p + "self_attn.k_norm.weight", {c.head_dim});
   }
+  for (const auto& name : ckpt.tensor_names())  // the fp32 copy is all that is needed now
+    if (name.rfind(p, 0) == 0) ckpt.release(name);
   return w;
 }
 

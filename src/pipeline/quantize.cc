@@ -6,62 +6,19 @@
 #include <chrono>
 #include <cmath>
 
-#include "core/blas.h"
 #include "core/error.h"
 #include "core/linalg.h"
 #include "core/progress.h"
 #include "model/ops.h"
-#include "quant/loaq.h"
-#include "quant/qronos.h"
+#include "pipeline/stats.h"
 
 namespace loaq {
-
-std::string method_name(Method m) {
-  switch (m) {
-    case Method::kNone:
-      return "none";
-    case Method::kRtn:
-      return "rtn";
-    case Method::kGptq:
-      return "gptq";
-    case Method::kGptaq:
-      return "gptaq";
-    case Method::kQronos:
-      return "qronos";
-    case Method::kLoaq:
-      return "loaq";
-  }
-  return "?";
-}
-
-Method parse_method(const std::string& s) {
-  for (Method m :
-       {Method::kNone, Method::kRtn, Method::kGptq, Method::kGptaq, Method::kQronos, Method::kLoaq})
-    if (method_name(m) == s) return m;
-  fail("--method '{}': choose one of none, rtn, gptq, gptaq, qronos, loaq", s);
-}
-
-bool method_needs_calibration(const QuantizeConfig& cfg) {
-  return cfg.method != Method::kNone && (cfg.method != Method::kRtn || cfg.grid.neuqi());
-}
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// Statistics of one linear group's input over the calibration set (sums over tokens, fp64).
-struct Stats {
-  MatD H;  // X̂ᵀX̂
-  MatD C;  // X̂ᵀ(X − X̂)             (methods that use the FP stream)
-  MatD S;  // X̂ᵀ(h − ĥ) [in, hidden] (LoaQ's sub-layer term, W_out only)
-  bool has_c = false, has_s = false;
-};
-
-bool needs_fp_stream(Method m) {
-  return m == Method::kGptaq || m == Method::kQronos || m == Method::kLoaq;
 }
 
 // Relative solver objective tr(E H Eᵀ) / tr(W̃ H W̃ᵀ), E = Q − W̃.
@@ -83,55 +40,70 @@ double relative_objective(const Tensor& q, const Tensor& target, const MatD& h) 
 
 class Driver {
  public:
-  Driver(Model& m, const CalibSet& calib, const QuantizeConfig& cfg,
-         std::map<std::string, QuantizedLinear>* out)
-      : m_(m), c_(m.config), calib_(calib), cfg_(cfg), out_(out) {}
+  Driver(const ModelSource& src, const CalibSet& calib, const QuantizeConfig& cfg,
+         LayerSink& sink, const DriverOptions& opt)
+      : src_(src),
+        c_(src.config()),
+        calib_(calib),
+        cfg_(cfg),
+        info_(method_info(cfg.method)),
+        grid_(method_grid(cfg)),
+        sink_(sink),
+        opt_(opt) {}
 
   QuantizeReport run() {
     const auto t0 = Clock::now();
     validate(cfg_.act);
-    for (auto& layer : m_.weights.layers) layer.act = cfg_.act;
-    m_.config.loaq.act_bits = cfg_.act.bits;  // recorded in the output's config.json
-    m_.config.loaq.act_clip = cfg_.act.clip;
-    if (cfg_.method == Method::kNone) return report_;
-    // RTN needs no data, except with a NeUQI grid (its diag(H)).
-    if (cfg_.method == Method::kRtn && !cfg_.grid.neuqi()) {
-      run_rtn();
-      report_.timings["total"] = since(t0);
-      return report_;
+    validate(cfg_.grid);
+    if (cfg_.chunk_samples < 1) fail("chunk size must be positive");
+    report_ = opt_.resumed_report;
+    const bool data = method_needs_calibration(cfg_);
+    if (data && (calib_.nsamples < 1 ||
+                 int64_t(calib_.ids.size()) != calib_.nsamples * calib_.seqlen))
+      fail("calibration set is empty or malformed ({} windows of {} tokens, {} ids)",
+           calib_.nsamples, calib_.seqlen, calib_.ids.size());
+    if (cfg_.rotate) rotate_globals();
+    int64_t first = 0;
+    if (data) {
+      first = start_streams();
+    } else if (opt_.resume) {
+      first = opt_.resume->layers_done;
     }
-    const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
-    if (T > c_.max_position_embeddings)
-      fail("calibration seqlen {} exceeds the model's context ({} positions)", T,
-           c_.max_position_embeddings);
-    report_.calib_tokens = S * T;
-    rope_ = make_rope_table(c_, T);
-    auto t = Clock::now();
-    hq_ = embed(m_, calib_.ids);  // the quantized stream ĥ
-    use_fp_ = needs_fp_stream(cfg_.method);
-    if (use_fp_) hf_ = hq_;  // the full-precision stream h
-    report_.stream_bytes = int64_t(sizeof(float)) * S * T * Hd * (use_fp_ ? 2 : 1);
-    const int64_t widest = std::max(c_.q_dim(), c_.intermediate_size);
-    const int64_t cache = int64_t(sizeof(float)) * S * T * widest * (use_fp_ ? 2 : 1);
-    use_cache_ = cache <= cfg_.cache_bytes;
-    report_.cache_bytes = use_cache_ ? cache : 0;
-    timing("forward", t);
+    report_.first_layer = first;
 
-    Progress bar("quantize", c_.num_layers * 7, "linear", cfg_.progress);
+    Progress bar("quantize", (c_.num_layers - first) * 7, "linear", cfg_.progress);
     bar_ = &bar;
-    for (int64_t l = 0; l < c_.num_layers; ++l) {
+    for (int64_t l = first; l < c_.num_layers; ++l) {
       layer_ = l;
-      LayerWeights& wq = m_.weights.layers[size_t(l)];
-      LayerWeights wf = wq;  // original weights: the FP stream and the targets
-      wf.act = ActQuant{};   // the FP stream's activations are never quantized
-      // Qronos (brevitas) starts each decoder layer from the quantized model's input: "resets the
-      // accumulated error at the start of each Transformer layer" (LoaQ paper §3.1).
-      if (cfg_.method == Method::kQronos) hf_ = hq_;
-      sublayer(true, wf, wq);
-      sublayer(false, wf, wq);
+      auto t = Clock::now();
+      LayerWeights wf = *src_.layer(l);  // the original weights: the FP stream and the targets
+      if (rotations_) rotate_layer(c_, *rotations_, wf);
+      wf.act = ActQuant{};  // the FP stream's activations are never quantized
+      LayerWeights wq = wf;
+      wq.act = cfg_.act;
+      timing("load", t);
+      states_.clear();
+      if (!data) {
+        if (cfg_.method != Method::kNone)
+          for (LinearName n : kAllLinears) solve(n, wf.linear(n).w, Stats(), wq.linear(n));
+        else
+          bar.advance(7);
+      } else {
+        // Qronos (brevitas) starts each decoder layer from the quantized model's input: "resets
+        // the accumulated error at the start of each Transformer layer" (LoaQ paper §3.1).
+        if (info_.reset_fp_stream) copy_stream(streams_.hq, streams_.hf);
+        sublayer(true, wf, wq);
+        sublayer(false, wf, wq);
+      }
+      streams_.layers_done = l + 1;
+      report_.timings["total"] = base_total_ + since(t0);
+      t = Clock::now();
+      sink_.layer_done(l, std::move(wq), std::move(states_), report_, streams_);
+      timing("checkpoint", t);
+      if (opt_.stop_after_layer == l) throw StopAfterLayer{l};
     }
     bar.finish();
-    report_.timings["total"] = since(t0);
+    report_.timings["total"] = base_total_ + since(t0);
     return report_;
   }
 
@@ -145,39 +117,66 @@ class Driver {
     return fmt::format("model.layers.{}.{}", layer_, linear_path(n));
   }
 
-  void run_rtn() {
-    Progress bar("quantize", c_.num_layers * 7, "linear", cfg_.progress);
-    for (int64_t l = 0; l < c_.num_layers; ++l) {
-      layer_ = l;
-      for (LinearName n : kAllLinears) {
-        const auto t = Clock::now();
-        Linear& lin = m_.weights.layers[size_t(l)].linear(n);
-        QuantizedLinear q = rtn_quantize(lin.w, cfg_.grid);
-        report_.linears.push_back({name(n), 0.0, 0.0, 0, 0, since(t)});
-        lin.w = q.q;
-        if (out_) (*out_)[name(n)] = std::move(q);
-        bar.advance();
-      }
-    }
+  void rotate_globals() {
+    const auto t = Clock::now();
+    rotations_ = make_rotations(c_, cfg_.rotate_seed);
+    report_.rotation = rotations_->report;
+    if (opt_.resume) return;  // written by the run that started
+    ModelConfig rc = c_;
+    record_rotation(rc, *rotations_);
+    Tensor embed = src_.embed_matrix(), head = src_.head_matrix(), norm = src_.final_norm_weight();
+    rotate_head(*rotations_, head, norm);
+    rotate_embedding_rows(*rotations_, embed);
+    sink_.rotated_globals(rc, embed, head, norm);
+    report_.timings["rotate"] += since(t);
   }
 
-  // Rows [s0, s1) of the calibration set as a chunk of a stream.
-  Tensor chunk(const Tensor& stream, int64_t s0, int64_t s1) const {
-    const int64_t T = calib_.seqlen, Hd = c_.hidden_size;
-    Tensor x({(s1 - s0) * T, Hd});
-    std::copy_n(stream.data.begin() + s0 * T * Hd, (s1 - s0) * T * Hd, x.data.begin());
-    return x;
+  // The streams at the start of the first layer to run: the embeddings (rotated with cfg.rotate),
+  // or the resume state. Returns that layer.
+  int64_t start_streams() {
+    const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
+    if (T > c_.max_position_embeddings)
+      fail("calibration seqlen {} exceeds the model's context ({} positions)", T,
+           c_.max_position_embeddings);
+    report_.calib_tokens = S * T;
+    rope_ = make_rope_table(c_, T);
+    use_fp_ = info_.fp_stream;
+    const int64_t widest = std::max(c_.q_dim(), c_.intermediate_size);
+    const int64_t cache = int64_t(sizeof(float)) * S * T * widest * (use_fp_ ? 2 : 1);
+    use_cache_ = cache <= cfg_.cache_bytes;
+    report_.cache_bytes = use_cache_ ? cache : 0;
+    report_.stream_bytes = Stream::bytes_for(cfg_.stream_dtype, S, T, Hd) * (use_fp_ ? 2 : 1);
+    if (opt_.resume) {
+      streams_.layers_done = opt_.resume->layers_done;
+      streams_.hq = opt_.resume->hq;
+      if (use_fp_) streams_.hf = opt_.resume->hf;
+      return opt_.resume->layers_done;
+    }
+    auto t = Clock::now();
+    streams_.hq = Stream(cfg_.stream_dtype, S, T, Hd);
+    if (use_fp_) streams_.hf = Stream(cfg_.stream_dtype, S, T, Hd);
+    for (int64_t s0 = 0; s0 < S; s0 += cfg_.chunk_samples) {
+      const int64_t s1 = std::min(S, s0 + cfg_.chunk_samples);
+      Tensor h = src_.embed(std::span(calib_.ids).subspan(size_t(s0 * T), size_t((s1 - s0) * T)));
+      if (rotations_) rotate_embedding_rows(*rotations_, h);
+      streams_.hq.write(s0, h);
+      if (use_fp_) streams_.hf.write(s0, h);
+    }
+    timing("forward", t);
+    return 0;
   }
+
+  static void copy_stream(const Stream& from, Stream& to) { to = from; }
 
   // The inputs of the W_in group (normed hidden) or of W_out (the sub-layer module output) for a
-  // chunk of one stream, with the weights `w`.
+  // chunk of one stream, with the weights `w`, as the linears read them (linear_input).
   Tensor linear_input(bool attn, bool w_in, const LayerWeights& w, const Tensor& h,
                       int64_t n) const {
     Tensor x = rms_norm(h, attn ? w.input_norm : w.post_attn_norm, c_.rms_norm_eps);
-    if (!w_in)
-      x = attn ? attention_inner(c_, w, rope_, {n, calib_.seqlen}, x) : mlp_inner(c_, w, x);
-    quantize_activations(w.act, x.ptr(), x.rows(), x.cols());  // what the linear reads (W4A4)
-    return x;
+    if (w_in)
+      return loaq::linear_input(c_, w, attn ? LinearName::kQ : LinearName::kGate, std::move(x));
+    x = attn ? attention_inner(c_, w, rope_, {n, calib_.seqlen}, x) : mlp_inner(c_, w, x);
+    return loaq::linear_input(c_, w, attn ? LinearName::kO : LinearName::kDown, std::move(x));
   }
 
   // One sub-layer: quantize W_in, then W_out, then advance both streams.
@@ -187,20 +186,23 @@ class Driver {
              : std::vector<LinearName>{LinearName::kGate, LinearName::kUp};
     const LinearName out_name = attn ? LinearName::kO : LinearName::kDown;
     const int64_t n_in = c_.hidden_size, n_out = attn ? c_.q_dim() : c_.intermediate_size;
-
-    Stats st = accumulate(attn, true, wf, wq, n_in);
-    for (LinearName n : in_names) solve(n, wf.linear(n).w, st, wq.linear(n));
-    st = accumulate(attn, false, wf, wq, n_out);
-    solve(out_name, wf.linear(out_name).w, st, wq.linear(out_name));
+    {
+      const Stats st = accumulate(attn, true, wf, wq, n_in);
+      for (LinearName n : in_names) solve(n, wf.linear(n).w, st, wq.linear(n));
+    }
+    {
+      const Stats st = accumulate(attn, false, wf, wq, n_out);
+      solve(out_name, wf.linear(out_name).w, st, wq.linear(out_name));
+    }
 
     // Both streams through the sub-layer: ĥ with the quantized weights, h with the original ones.
     auto t = Clock::now();
-    const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
+    const int64_t S = calib_.nsamples, T = calib_.seqlen;
     for (int64_t s0 = 0; s0 < S; s0 += cfg_.chunk_samples) {
       const int64_t s1 = std::min(S, s0 + cfg_.chunk_samples), n = s1 - s0;
       const size_t ci = size_t(s0 / cfg_.chunk_samples);
-      auto step = [&](Tensor& stream, const LayerWeights& w, std::vector<Tensor>& cached) {
-        Tensor h = chunk(stream, s0, s1);
+      auto step = [&](Stream& stream, const LayerWeights& w, std::vector<Tensor>& cached) {
+        Tensor h = stream.read(s0, s1);
         if (use_cache_) {  // h += W_out(x) with the W_out input computed in accumulate()
           const Tensor y = apply_linear(w.linear(out_name), cached[ci]);
           for (int64_t i = 0; i < h.numel(); ++i) h.data[size_t(i)] += y.data[size_t(i)];
@@ -213,40 +215,35 @@ class Driver {
         for (float v : h.data)
           if (!std::isfinite(v))
             fail("non-finite value in the {} stream after layer {} {} (samples {}–{})",
-                 &stream == &hq_ ? "quantized" : "full-precision", layer_,
+                 &stream == &streams_.hq ? "quantized" : "full-precision", layer_,
                  attn ? "attention" : "MLP", s0, s1 - 1);
-        std::copy(h.data.begin(), h.data.end(), stream.data.begin() + s0 * T * Hd);
+        stream.write(s0, h);
       };
-      step(hq_, wq, cache_q_);
-      if (use_fp_) step(hf_, wf, cache_f_);
+      step(streams_.hq, wq, cache_q_);
+      if (use_fp_) step(streams_.hf, wf, cache_f_);
     }
     timing("forward", t);
   }
 
-  // Statistics of the W_in (w_in) or W_out group over all calibration chunks.
+  // Statistics of the W_in (w_in) or W_out group over the calibration windows, chunk by chunk in
+  // window order.
   Stats accumulate(bool attn, bool w_in, const LayerWeights& wf, const LayerWeights& wq,
                    int64_t N) {
     auto t = Clock::now();
     const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
-    const bool loaq = cfg_.method == Method::kLoaq;
-    const bool noa = loaq && !w_in && cfg_.loaq.noa;  // eq. 12 rescaling (W_out only)
-    const bool soa = loaq && !w_in && cfg_.loaq.soa;  // the β term (W_out only)
-    Stats st;
-    st.H = MatD(N, N);
-    st.has_c = use_fp_;
-    st.has_s = soa;
-    if (st.has_c) st.C = MatD(N, N);
-    if (st.has_s) st.S = MatD(N, Hd);
+    const bool noa = info_.sublayer_term && !w_in && cfg_.loaq.noa;  // eq. 12 (W_out only)
+    const bool soa = info_.sublayer_term && !w_in && cfg_.loaq.soa;  // the β term (W_out only)
+    Stats st(N, Hd, use_fp_, soa);
     const Linear& w_out = wf.linear(attn ? LinearName::kO : LinearName::kDown);
     double fwd = 0;
     for (int64_t s0 = 0; s0 < S; s0 += cfg_.chunk_samples) {
       const int64_t s1 = std::min(S, s0 + cfg_.chunk_samples), n = s1 - s0, rows = n * T;
       const auto tf = Clock::now();
-      const Tensor hq = chunk(hq_, s0, s1);
+      const Tensor hq = streams_.hq.read(s0, s1);
       Tensor xq = linear_input(attn, w_in, wq, hq, n);
       Tensor hf, xf;
       if (use_fp_) {
-        hf = chunk(hf_, s0, s1);
+        hf = streams_.hf.read(s0, s1);
         xf = linear_input(attn, w_in, wf, hf, n);
       }
       if (use_cache_ && !w_in) {  // the sub-layer's W_out input, before any NOA rescaling
@@ -287,12 +284,9 @@ class Driver {
                   rf * hf.data[size_t(r * Hd + j)] - rq * hq.data[size_t(r * Hd + j)];
         }
       }
-      add_gram(st.H, xq.ptr(), rows, N);
-      if (st.has_c) {
+      if (st.has_c)
         for (size_t i = 0; i < xf.data.size(); ++i) xf.data[i] -= xq.data[i];  // X − X̂
-        add_cross(st.C, xq.ptr(), xf.ptr(), rows, N, N);
-      }
-      if (st.has_s) add_cross(st.S, xq.ptr(), target.ptr(), rows, N, Hd);
+      st.add_chunk(xq, st.has_c ? &xf : nullptr, st.has_s ? &target : nullptr);
     }
     report_.timings["forward"] += fwd;
     report_.timings["statistics"] += since(t) - fwd;
@@ -308,93 +302,79 @@ class Driver {
 
   void solve(LinearName n, const Tensor& w, const Stats& st, Linear& dst) {
     const auto t = Clock::now();
-    QuantizedLinear q;
-    Tensor target = w;
-    switch (cfg_.method) {
-      case Method::kRtn:  // only with a NeUQI grid: diag(H) of the quantized stream (the reference's)
-        q = rtn_quantize(w, cfg_.grid, neuqi_weights(st.H, cfg_.solver.percdamp).data());
-        break;
-      case Method::kGptq:
-        q = gptq_quantize(w, st.H, cfg_.grid, cfg_.solver);
-        break;
-      case Method::kGptaq: {
-        MatD dxxt(st.C.cols, st.C.rows);  // GPTAQ's dXXT = Σ (X − X̂)ᵀ X̂ = Cᵀ
-        for (int64_t i = 0; i < st.C.rows; ++i)
-          for (int64_t j = 0; j < st.C.cols; ++j) dxxt(j, i) = st.C(i, j);
-        const GptaqTerm term{&dxxt, cfg_.gptaq_alpha};
-        q = gptq_quantize(w, st.H, cfg_.grid, cfg_.solver, &term);
-        break;
-      }
-      case Method::kQronos: {
-        MatD g = st.H;  // G = XᵀX̂ = H + Cᵀ
-        for (int64_t i = 0; i < g.rows; ++i)
-          for (int64_t j = 0; j < g.cols; ++j) g(i, j) += st.C(j, i);
-        GridConfig grid = cfg_.grid;
-        if (!grid.sym && grid.fit == GridFit::kMinMax)
-          grid.flavor = GridFlavor::kBrevitas;  // the reference's grid
-        q = qronos_quantize(w, st.H, g, grid,
-                            {cfg_.qronos_alpha, cfg_.solver.act_order, cfg_.solver.percdamp});
-        break;
-      }
-      case Method::kLoaq: {
-        double mean = 0;
-        for (int64_t i = 0; i < st.H.rows; ++i) mean += st.H(i, i);
-        const double damp = cfg_.solver.percdamp * mean / double(st.H.rows);
-        target = loaq_target(w, st.H, st.C, st.has_s ? &st.S : nullptr, cfg_.loaq.alpha,
-                             st.has_s ? cfg_.loaq.beta : 0.0, damp);
-        q = gptq_quantize(target, st.H, cfg_.grid, cfg_.solver);
-        break;
-      }
-      default:
-        fail("internal error: solve() for method {}", method_name(cfg_.method));
-    }
-    LinearReport lr{
-        name(n), relative_objective(q.q, target, st.H), q.damp, q.damp_raises, q.dead_columns, 0.0};
-    dst.w = q.q;
-    if (out_) (*out_)[name(n)] = std::move(q);
+    Solved s = info_.solve(w, st, grid_, cfg_);
+    LinearReport lr{name(n),
+                    st.H.rows ? relative_objective(s.q.q, s.target, st.H) : 0.0,
+                    s.q.damp,
+                    s.q.damp_raises,
+                    s.q.dead_columns,
+                    0.0};
+    dst.w = s.q.q;
+    states_[name(n)] = std::move(s.q);
     lr.seconds = since(t);
     report_.timings["solve"] += lr.seconds;
     report_.linears.push_back(lr);
     bar_->advance();
   }
 
-  Model& m_;
+  const ModelSource& src_;
   const ModelConfig& c_;
   const CalibSet& calib_;
   const QuantizeConfig& cfg_;
-  std::map<std::string, QuantizedLinear>* out_;
+  const MethodInfo& info_;
+  const GridConfig grid_;
+  LayerSink& sink_;
+  const DriverOptions& opt_;
   QuantizeReport report_;
+  double base_total_ = 0;
+  std::optional<ModelRotations> rotations_;
   RopeTable rope_;
-  Tensor hq_, hf_;
+  StreamState streams_;
   std::vector<Tensor> cache_q_, cache_f_;  // W_out inputs per chunk of each stream (use_cache_)
+  std::map<std::string, QuantizedLinear> states_;
   bool use_fp_ = false, use_cache_ = false;
   int64_t layer_ = 0;
   Progress* bar_ = nullptr;
 };
 
+// The sink of quantize_model: the layers go back into the resident model.
+class ModelSink : public LayerSink {
+ public:
+  ModelSink(Model& m, std::map<std::string, QuantizedLinear>* out) : m_(m), out_(out) {}
+  void rotated_globals(const ModelConfig& c, const Tensor& embed, const Tensor& head,
+                       const Tensor& final_norm) override {
+    m_.config = c;
+    m_.weights.embed = embed;
+    m_.weights.lm_head = head;
+    m_.weights.final_norm = final_norm;
+  }
+  void layer_done(int64_t l, LayerWeights&& wq, std::map<std::string, QuantizedLinear>&& states,
+                  const QuantizeReport&, const StreamState&) override {
+    m_.weights.layers[size_t(l)] = std::move(wq);
+    if (out_)
+      for (auto& [k, v] : states) (*out_)[k] = std::move(v);
+  }
+
+ private:
+  Model& m_;
+  std::map<std::string, QuantizedLinear>* out_;
+};
+
 }  // namespace
+
+QuantizeReport quantize_layers(const ModelSource& src, const CalibSet& calib,
+                               const QuantizeConfig& cfg, LayerSink& sink,
+                               const DriverOptions& opt) {
+  return Driver(src, calib, cfg, sink, opt).run();
+}
 
 QuantizeReport quantize_model(Model& m, const CalibSet& calib, const QuantizeConfig& cfg,
                               std::map<std::string, QuantizedLinear>* out) {
-  validate(cfg.grid);
-  if (cfg.chunk_samples < 1) fail("chunk size must be positive");
-  const bool needs_data = method_needs_calibration(cfg);
-  if (needs_data &&
-      (calib.nsamples < 1 || int64_t(calib.ids.size()) != calib.nsamples * calib.seqlen))
-    fail("calibration set is empty or malformed ({} windows of {} tokens, {} ids)", calib.nsamples,
-         calib.seqlen, calib.ids.size());
-  std::optional<RotationReport> rotation;
-  double rotate_seconds = 0;
-  if (cfg.rotate) {
-    const auto t = Clock::now();
-    rotation = rotate_model(m, cfg.rotate_seed);
-    rotate_seconds = since(t);
-  }
-  QuantizeReport rep = Driver(m, calib, cfg, out).run();
-  if (rotation) {
-    rep.rotation = std::move(rotation);
-    rep.timings["rotate"] = rotate_seconds;
-  }
+  const Model original = m;  // the source the driver reads while the sink rewrites `m`
+  ModelSink sink(m, out);
+  QuantizeReport rep = quantize_layers(ModelSource(original), calib, cfg, sink);
+  m.config.loaq.act_bits = cfg.act.bits;  // recorded in the output's config.json
+  m.config.loaq.act_clip = cfg.act.clip;
   return rep;
 }
 

@@ -1,9 +1,11 @@
 #pragma once
-// The layer-wise driver (paper Algorithm 1): a full-precision stream (X, h) and a quantized stream
-// (X̂, ĥ) of the calibration windows are carried through the model; for each decoder layer and
-// each sub-layer (attention, then MLP), the statistics of W_in (q/k/v or gate/up) are accumulated
-// and W_in is quantized, then those of W_out (o or down) with the quantized W_in in place, then
-// both streams move on through the sub-layer.
+// The layer-wise driver (paper Algorithm 1; IST-DASLab/gptq llama_sequential): a full-precision
+// stream (X, h) and a quantized stream (X̂, ĥ) of the calibration windows are carried through the
+// model one decoder layer at a time. The layer is read from its source (ModelSource: the
+// checkpoint's memory map, converted to fp32 for this layer only), quantized sub-layer by
+// sub-layer — the statistics of W_in (q/k/v or gate/up), W_in solved, then those of W_out (o or
+// down) with the quantized W_in in place — both streams advance, and the finished layer goes to a
+// LayerSink (the output directory and its resume state) before the next one is read.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -12,49 +14,14 @@
 
 #include "model/model.h"
 #include "model/rotate.h"
-#include "quant/grid.h"
+#include "model/source.h"
+#include "pipeline/config.h"
+#include "pipeline/methods.h"
+#include "pipeline/streams.h"
 #include "quant/solver.h"
 #include "text/calibration.h"
 
 namespace loaq {
-
-enum class Method { kNone, kRtn, kGptq, kGptaq, kQronos, kLoaq };
-std::string method_name(Method m);
-// Parses none|rtn|gptq|gptaq|qronos|loaq; throws naming the valid choices.
-Method parse_method(const std::string& s);
-
-struct LoaqParams {
-  // Defaults from scripts/tune_loaq.sh (paper C.2 grid, α then β) on llama-mini-7m at 2 bits,
-  // scored on held-out C4-train windows: α = 0.6 (of 0…1 step 0.1), β = 0.35 (of 0…1 step 0.05).
-  double alpha = 0.6;  // linear-layer output approximation weight (eq. 8)
-  double beta = 0.35;  // sub-layer output approximation weight (eq. 10)
-  bool noa = true;  // normalized sub-layer output approximation (eq. 12): per-token RMS rescaling
-  bool soa = true;  // sub-layer output approximation (the β term)
-};
-
-struct QuantizeConfig {
-  Method method = Method::kGptq;
-  GridConfig grid;
-  SolverConfig solver;
-  double gptaq_alpha = 0.25;   // GPTAQ's α (its fasterquant default)
-  double qronos_alpha = 1e-6;  // Qronos damping α · λmax(H) (brevitas default)
-  LoaqParams loaq;
-  // Activation quantization of every quantized linear's input (W4A4). It is applied in the
-  // quantized stream during calibration and stays on in the returned model (LayerWeights::act).
-  ActQuant act;
-  int64_t chunk_samples = 8;  // calibration windows per forward chunk
-  // The W_out inputs (attention / MLP inner outputs) computed for the statistics are kept and
-  // reused to advance the streams when both streams' copies fit in this many bytes; otherwise
-  // they are recomputed. Results are identical either way.
-  int64_t cache_bytes = int64_t(4) << 30;
-  bool rotate = false;         // QuaRot's Hadamard rotation of the model first (model/rotate.h)
-  uint64_t rotate_seed = 0;    // seed of the random signs (and of any random orthogonal fallback)
-  bool progress = true;
-};
-
-// Whether the method (with its grid) uses calibration data: every method but none and RTN, and RTN
-// with a NeUQI grid (which weights the grid by diag(H)).
-bool method_needs_calibration(const QuantizeConfig& cfg);
 
 struct LinearReport {
   std::string name;  // "model.layers.3.self_attn.o_proj"
@@ -71,14 +38,53 @@ struct QuantizeReport {
   int64_t stream_bytes = 0;               // memory of the two hidden-state streams
   int64_t cache_bytes = 0;                // memory of the cached W_out inputs (0: recomputed)
   int64_t calib_tokens = 0;
+  int64_t first_layer = 0;                // the layer the run started at (> 0 when resumed)
   std::optional<RotationReport> rotation;  // set when cfg.rotate
 };
 
-// Quantizes every linear of every decoder layer of `m` in place (their weights become the
-// dequantized Q); embeddings, norms and the head stay in full precision. With cfg.rotate the
-// model is first rotated (rotate_model: exact, so it composes with every method, kNone included). The integer codes,
-// scales and zeros of each linear go to `out` (keyed by the module name). Method kNone changes
-// nothing. A NaN in a stream is an error naming the layer and sub-layer.
+// The streams after a number of finished layers: where a run resumes.
+struct StreamState {
+  int64_t layers_done = 0;
+  Stream hq, hf;  // hf empty when the method has no FP stream
+};
+
+// Where the driver puts what it produces, layer by layer.
+class LayerSink {
+ public:
+  virtual ~LayerSink() = default;
+  // With cfg.rotate, before the first layer: the rotated (untied) head and final norm, the
+  // rotated embedding, and the config with the rotation recorded.
+  virtual void rotated_globals(const ModelConfig& c, const Tensor& embed, const Tensor& head,
+                               const Tensor& final_norm) = 0;
+  // Layer l is finished: its weights as quantized, the integer state of its linears (module
+  // name → state), the report so far and the streams after it (empty for data-free methods).
+  virtual void layer_done(int64_t l, LayerWeights&& wq,
+                          std::map<std::string, QuantizedLinear>&& states,
+                          const QuantizeReport& report, const StreamState& streams) = 0;
+};
+
+// Thrown after layer `layer` was handed to the sink when QuantizeConfig::stop_after_layer asks for
+// it (tests of the resume path).
+struct StopAfterLayer {
+  int64_t layer;
+};
+
+struct DriverOptions {
+  int64_t stop_after_layer = -1;      // ≥ 0: stop (StopAfterLayer) once this layer is done
+  const StreamState* resume = nullptr;  // continue after resume->layers_done layers
+  QuantizeReport resumed_report;      // the report of the layers already done
+};
+
+// Quantizes every decoder layer of `src` into `sink`. Embeddings, norms and the head are not
+// quantized. Method kNone passes the layers through (rotated with cfg.rotate). A NaN in a stream
+// is an error naming the layer and sub-layer.
+QuantizeReport quantize_layers(const ModelSource& src, const CalibSet& calib,
+                               const QuantizeConfig& cfg, LayerSink& sink,
+                               const DriverOptions& opt = {});
+
+// The same on a resident model, in place: its linears become the dequantized Q, and with
+// cfg.rotate it is rotated first. The integer state of each linear goes to `out` (keyed by the
+// module name) when given.
 QuantizeReport quantize_model(Model& m, const CalibSet& calib, const QuantizeConfig& cfg,
                               std::map<std::string, QuantizedLinear>* out);
 

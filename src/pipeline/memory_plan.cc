@@ -1,0 +1,126 @@
+#include "pipeline/memory_plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+
+#include "core/error.h"
+#include "pipeline/methods.h"
+#include "pipeline/stats.h"
+#include "pipeline/streams.h"
+
+namespace loaq {
+
+namespace {
+
+int64_t layer_params(const ModelConfig& c) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  int64_t n = 2 * H + (c.q_dim() + 2 * c.kv_dim()) * H + H * c.q_dim() + 3 * H * I;
+  if (c.qkv_bias) n += c.q_dim() + 2 * c.kv_dim();
+  if (c.qk_norm) n += 2 * c.head_dim;
+  return n;
+}
+
+std::string gib(int64_t b) { return fmt::format("{:.2f} GiB", double(b) / double(1LL << 30)); }
+
+void finish(MemoryPlan& p, const std::array<std::string, 4>& hints) {
+  p.total = p.streams + p.layer + p.stats + p.activations;
+  const std::array<std::pair<const char*, int64_t>, 4> terms = {
+      {{"streams", p.streams}, {"layer", p.layer}, {"stats", p.stats},
+       {"activations", p.activations}}};
+  size_t best = 0;
+  for (size_t i = 1; i < terms.size(); ++i)
+    if (terms[i].second > terms[best].second) best = i;
+  p.dominant = terms[best].first;
+  p.hint = hints[best];
+}
+
+}  // namespace
+
+MemoryPlan plan_quantize(const ModelConfig& c, const QuantizeConfig& cfg, int64_t windows,
+                         int64_t seqlen) {
+  const MethodInfo& m = method_info(cfg.method);
+  const bool data = method_needs_calibration(cfg);
+  const bool fp = data && m.fp_stream;
+  const int64_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_dim();
+  const int64_t f = int64_t(sizeof(float)), d = int64_t(sizeof(double));
+  MemoryPlan p;
+  if (data) p.streams = Stream::bytes_for(cfg.stream_dtype, windows, seqlen, H) * (fp ? 2 : 1);
+  // The original (FP targets) and the quantized copy, and the layer's tensors being encoded for
+  // the output after it.
+  p.layer = layer_params(c) * f * 3;
+  if (data) {
+    // The widest input is down_proj's (or o_proj's): H (and C), S for LoaQ, and the solver's
+    // workspace: the inverse-Cholesky factor (N²), GPTAQ's Cᵀ, Qronos' G and its own solve, LoaQ's
+    // solve of the target, each N² in fp64; the target and codes of the linear (M·N floats/ints).
+    const int64_t N = std::max({H, Q, I});
+    const int64_t M = N == I ? H : std::max(H, Q);
+    int64_t work = 1;
+    if (cfg.method == Method::kGptaq) work = 2;
+    if (cfg.method == Method::kQronos) work = 3;
+    if (cfg.method == Method::kLoaq) work = 2;
+    p.stats = Stats::bytes_for(N, H, fp, m.sublayer_term && cfg.loaq.soa) + work * N * N * d +
+              M * N * (3 * f);
+    // One chunk through the MLP in both streams: h, the normed input, gate, up and the inner
+    // activation (I wide), the W_out outputs and targets; plus the cached W_out inputs of every
+    // chunk when they are kept (QuantizeConfig::cache_bytes).
+    const int64_t rows = std::min(cfg.chunk_samples, windows) * seqlen;
+    p.activations = rows * (4 * H + 3 * I) * f * (fp ? 2 : 1);
+    const int64_t cache = f * windows * seqlen * std::max(Q, I) * (fp ? 2 : 1);
+    if (cache <= cfg.cache_bytes) p.activations += cache;
+  } else {
+    p.stats = 0;
+    p.activations = std::max(H, I) * std::max(H, I) * (2 * f);
+  }
+  finish(p, {"--stream-dtype bf16 or fewer --nsamples", "(one decoder layer is the minimum)",
+             "(the statistics of the widest input are the minimum)",
+             "a smaller --chunk-samples or --cache-bytes 0"});
+  return p;
+}
+
+MemoryPlan plan_eval(const ModelConfig& c, int64_t seqlen, int64_t batch_tokens,
+                     int64_t hidden_bytes, int64_t windows) {
+  const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+  const int64_t f = int64_t(sizeof(float));
+  MemoryPlan p;
+  const int64_t per_batch = std::max<int64_t>(1, batch_tokens / seqlen);
+  const int64_t window_bytes = seqlen * H * f;
+  const int64_t per_group =
+      std::max<int64_t>(1, hidden_bytes / (window_bytes * per_batch)) * per_batch;
+  p.streams = std::min(per_group, std::max<int64_t>(windows, 1)) * window_bytes;
+  p.layer = layer_params(c) * f;
+  const int64_t rows = per_batch * seqlen;
+  p.activations = rows * (3 * H + 3 * I + c.q_dim() + 2 * c.kv_dim()) * f + seqlen * V * f +
+                  4096 * H * f;
+  finish(p, {"a smaller --hidden-bytes (the windows held at once)", "(one decoder layer)", "",
+             "a smaller --batch-tokens or --seqlen"});
+  return p;
+}
+
+std::string format_plan(const MemoryPlan& p) {
+  return fmt::format(
+      "memory plan: streams {} + layer {} + statistics {} + activations {} = {} (largest: {})",
+      gib(p.streams), gib(p.layer), gib(p.stats), gib(p.activations), gib(p.total), p.dominant);
+}
+
+nlohmann::ordered_json plan_json(const MemoryPlan& p) {
+  return {{"streams", p.streams},
+          {"layer", p.layer},
+          {"stats", p.stats},
+          {"activations", p.activations},
+          {"total", p.total}};
+}
+
+void check_plan(const MemoryPlan& p, int64_t max_bytes) {
+  if (max_bytes <= 0 || p.total <= max_bytes) return;
+  fail("the memory plan needs {} but --max-memory is {}; the largest term is the {} ({}): {}",
+       gib(p.total), gib(max_bytes), p.dominant,
+       gib(p.dominant == "streams"  ? p.streams
+           : p.dominant == "layer"  ? p.layer
+           : p.dominant == "stats"  ? p.stats
+                                    : p.activations),
+       p.hint.empty() ? "no option reduces it" : "reduce it with " + p.hint);
+}
+
+}  // namespace loaq

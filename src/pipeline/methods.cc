@@ -1,0 +1,105 @@
+#include "pipeline/methods.h"
+
+#include <array>
+
+#include "core/error.h"
+#include "quant/loaq.h"
+#include "quant/qronos.h"
+
+namespace loaq {
+
+namespace {
+
+// RTN: only with a NeUQI grid does it read the data (diag(H) of the quantized stream, as the
+// reference weights its grid).
+Solved solve_rtn(const Tensor& w, const Stats& st, const GridConfig& grid,
+                 const QuantizeConfig& cfg) {
+  if (!grid.neuqi() || st.H.rows == 0) return {rtn_quantize(w, grid), w};
+  return {rtn_quantize(w, grid, neuqi_weights(st.H, cfg.solver.percdamp).data()), w};
+}
+
+// GPTQ (eq. 32): LDLQ on H = X̂ᵀX̂.
+Solved solve_gptq(const Tensor& w, const Stats& st, const GridConfig& grid,
+                  const QuantizeConfig& cfg) {
+  return {gptq_quantize(w, st.H, grid, cfg.solver), w};
+}
+
+// GPTAQ: GPTQ with the asymmetric term P (its dXXT = Σ (X − X̂)ᵀ X̂ = Cᵀ).
+Solved solve_gptaq(const Tensor& w, const Stats& st, const GridConfig& grid,
+                   const QuantizeConfig& cfg) {
+  MatD dxxt(st.C.cols, st.C.rows);
+  for (int64_t i = 0; i < st.C.rows; ++i)
+    for (int64_t j = 0; j < st.C.cols; ++j) dxxt(j, i) = st.C(i, j);
+  const GptaqTerm term{&dxxt, cfg.gptaq_alpha};
+  return {gptq_quantize(w, st.H, grid, cfg.solver, &term), w};
+}
+
+// Qronos (brevitas): G = XᵀX̂ = H + Cᵀ.
+Solved solve_qronos(const Tensor& w, const Stats& st, const GridConfig& grid,
+                    const QuantizeConfig& cfg) {
+  MatD g = st.H;
+  for (int64_t i = 0; i < g.rows; ++i)
+    for (int64_t j = 0; j < g.cols; ++j) g(i, j) += st.C(j, i);
+  return {qronos_quantize(w, st.H, g, grid,
+                          {cfg.qronos_alpha, cfg.solver.act_order, cfg.solver.percdamp}),
+          w};
+}
+
+// LoaQ: the target W̃ of eqs. 8/10/12, then GPTQ on it.
+Solved solve_loaq(const Tensor& w, const Stats& st, const GridConfig& grid,
+                  const QuantizeConfig& cfg) {
+  double mean = 0;
+  for (int64_t i = 0; i < st.H.rows; ++i) mean += st.H(i, i);
+  const double damp = cfg.solver.percdamp * mean / double(st.H.rows);
+  Tensor target = loaq_target(w, st.H, st.C, st.has_s ? &st.S : nullptr, cfg.loaq.alpha,
+                              st.has_s ? cfg.loaq.beta : 0.0, damp);
+  QuantizedLinear q = gptq_quantize(target, st.H, grid, cfg.solver);
+  return {std::move(q), std::move(target)};
+}
+
+// clang-format off
+constexpr std::array<MethodInfo, 6> kMethods = {{
+  // method          name      data   fp     S      reset  brev.  solve
+  {Method::kNone,   "none",   false, false, false, false, false, "unchanged", nullptr},
+  {Method::kRtn,    "rtn",    false, false, false, false, false, "round to nearest", solve_rtn},
+  {Method::kGptq,   "gptq",   true,  false, false, false, false, "GPTQ on W with H", solve_gptq},
+  {Method::kGptaq,  "gptaq",  true,  true,  false, false, false, "GPTQ with the asymmetric term αCᵀ", solve_gptaq},
+  {Method::kQronos, "qronos", true,  true,  false, true,  true,  "Qronos with G = H + Cᵀ", solve_qronos},
+  {Method::kLoaq,   "loaq",   true,  true,  true,  false, false, "GPTQ on W̃ (eqs. 8, 10, 12)", solve_loaq},
+}};
+// clang-format on
+
+}  // namespace
+
+std::span<const MethodInfo> all_methods() { return kMethods; }
+
+const MethodInfo& method_info(Method m) {
+  for (const auto& i : kMethods)
+    if (i.method == m) return i;
+  fail("internal error: method {} is not in the table", int(m));
+}
+
+std::string method_name(Method m) { return std::string(method_info(m).name); }
+
+Method parse_method(const std::string& s) {
+  std::string names;
+  for (const auto& i : kMethods) {
+    if (i.name == s) return i.method;
+    names += (names.empty() ? "" : ", ") + std::string(i.name);
+  }
+  fail("--method '{}': choose one of {}", s, names);
+}
+
+bool method_needs_calibration(const QuantizeConfig& cfg) {
+  const MethodInfo& m = method_info(cfg.method);
+  return m.uses_data || (m.solve == solve_rtn && cfg.grid.neuqi());
+}
+
+GridConfig method_grid(const QuantizeConfig& cfg) {
+  GridConfig g = cfg.grid;
+  if (method_info(cfg.method).brevitas_grid && !g.sym && g.fit == GridFit::kMinMax)
+    g.flavor = GridFlavor::kBrevitas;  // the reference's grid
+  return g;
+}
+
+}  // namespace loaq

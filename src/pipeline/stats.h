@@ -1,0 +1,33 @@
+#pragma once
+// Statistics of one linear group's input over calibration windows (paper eqs. 8–12): sums over
+// tokens, in fp64. Each chunk's products are formed in fp32 (SYRK / GEMM) and added in fp64 in
+// chunk order, so a sum over a range of windows is exactly a running sum that can be handed from
+// one holder of windows to the next (the MPI reduction seam: the result does not depend on how the
+// windows are split, only on the chunk order).
+#include <cstdint>
+
+#include "core/linalg.h"
+#include "core/tensor.h"
+
+namespace loaq {
+
+struct Stats {
+  MatD H;  // X̂ᵀX̂                      [in, in]
+  MatD C;  // X̂ᵀ(X − X̂)                [in, in]      (methods with the FP stream)
+  MatD S;  // X̂ᵀ(s·h − ŝ·ĥ)            [in, hidden]  (LoaQ's sub-layer term, W_out only)
+  bool has_c = false, has_s = false;
+  int64_t tokens = 0;  // calibration tokens summed
+
+  Stats() = default;
+  Stats(int64_t n_in, int64_t hidden, bool c, bool s);
+
+  // Adds one chunk: xq = X̂ [rows, in]; dx = X − X̂ [rows, in] (has_c); target [rows, hidden]
+  // (has_s).
+  void add_chunk(const Tensor& xq, const Tensor* dx, const Tensor* target);
+  // Bytes of the sums (fp64).
+  int64_t bytes() const;
+  // Bytes Stats(n_in, hidden, c, s) holds.
+  static int64_t bytes_for(int64_t n_in, int64_t hidden, bool c, bool s);
+};
+
+}  // namespace loaq
