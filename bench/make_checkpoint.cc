@@ -67,7 +67,11 @@ int main(int argc, char** argv) {
       fail("--dtype: unknown dtype '{}' (bf16, f16, f32)", dtype);
     if (o.layers < 0 || (app.count("--layers") && o.layers == 0))
       fail("--layers must be positive (got {})", o.layers);
-    o.shard_bytes = parse_size(shard_size);
+    try {
+      o.shard_bytes = parse_size(shard_size);
+    } catch (const Error& e) {
+      fail("--shard-size: {}", e.what());
+    }
     for (const auto& s : sets) {
       const auto eq = s.find('=');
       if (eq == std::string::npos || eq == 0) fail("--set '{}': expected KEY=JSON", s);
