@@ -37,7 +37,7 @@ TEST(Memory, SamplerSeesA200MBPeak) {
   AnonPeakSampler s(5);
   s.start();
   EXPECT_TRUE(s.running());
-  touch_and_hold(200 * kMiB, std::chrono::milliseconds(100));
+  touch_and_hold(200 * kMiB, std::chrono::milliseconds(300));
   // Freed before stop(): only the sampler can have seen it (glibc returns a block this large to
   // the system at once, it was mmap'd).
   EXPECT_LT(current_anon_bytes(), base + 50 * kMiB);
