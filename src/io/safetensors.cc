@@ -215,41 +215,102 @@ Tensor SafetensorsFile::read_f32(std::string_view name) const {
   return read_f32(*t);
 }
 
-void write_safetensors(const std::string& path, std::vector<TensorToWrite> tensors,
-                       const std::map<std::string, std::string>& metadata) {
-  // As the reference writer: larger element sizes first, then by name, so that with the header
-  // padded to 8 bytes every tensor starts at a multiple of its element size (no gaps: readers such
-  // as the Rust safetensors crate reject holes).
+namespace {
+
+// As the reference writer: larger element sizes first, then by name, so that with the header padded
+// to 8 bytes every tensor starts at a multiple of its element size (no gaps: readers such as the
+// Rust safetensors crate reject holes).
+bool file_order(DType da, const std::string& na, DType db, const std::string& nb) {
+  const size_t sa = dtype_size(da), sb = dtype_size(db);
+  return sa != sb ? sa > sb : na < nb;
+}
+
+}  // namespace
+
+SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<TensorSpec> tensors,
+                                     const std::map<std::string, std::string>& metadata)
+    : path_(path) {
   std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) {
-    const size_t sa = dtype_size(a.dtype), sb = dtype_size(b.dtype);
-    return sa != sb ? sa > sb : a.name < b.name;
+    return file_order(a.dtype, a.name, b.dtype, b.name);
   });
   std::set<std::string_view> names;
-  for (const auto& t : tensors)
+  for (const auto& t : tensors) {
     if (!names.insert(t.name).second) fail("{}: tensor name '{}' given twice", path, t.name);
+    if (t.name == "__metadata__") fail("{}: '__metadata__' cannot be a tensor name", path);
+  }
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t off = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& t = tensors[i];
-    if (t.name == "__metadata__") fail("{}: '__metadata__' cannot be a tensor name", path);
+  for (auto& t : tensors) {
     const uint64_t n = uint64_t(shape_numel(t.shape)) * dtype_size(t.dtype);
-    if (n != t.bytes.size())
-      fail("{}: tensor '{}': shape {} needs {} bytes, got {}", path, t.name, shape_str(t.shape), n,
-           t.bytes.size());
     header[t.name] = {{"dtype", std::string(dtype_name(t.dtype))},
                       {"shape", t.shape},
                       {"data_offsets", {off, off + n}}};
+    layout_.push_back({std::move(t.name), t.dtype, std::move(t.shape), off, off + n});
     off += n;
   }
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');
   const uint64_t hn = h.size();
-  AtomicFile f(path);
-  f.write(&hn, 8);
-  f.write(h);
-  for (const auto& t : tensors) f.write(t.bytes.data(), t.bytes.size());
-  f.commit();
+  file_ = std::make_unique<AtomicFile>(path);
+  file_->write(&hn, 8);
+  file_->write(h);
+}
+
+SafetensorsWriter::~SafetensorsWriter() = default;
+
+void SafetensorsWriter::skip_empty() {
+  while (next_ < layout_.size() && layout_[next_].begin == layout_[next_].end) ++next_;
+}
+
+void SafetensorsWriter::append(std::string_view name, std::span<const std::byte> bytes) {
+  if (!file_) fail("{}: data appended after commit", path_);
+  if (bytes.empty()) return;
+  skip_empty();
+  if (next_ == layout_.size())
+    fail("{}: data appended for tensor '{}' but every tensor is complete", path_, name);
+  const auto& t = layout_[next_];
+  if (t.name != name)
+    fail(
+        "{}: data appended for tensor '{}' while '{}' is incomplete (data must follow the file's "
+        "tensor order)",
+        path_, name, t.name);
+  if (bytes.size() > t.end - t.begin - done_)
+    fail("{}: tensor '{}': {} bytes appended at byte {} run past its end ({} bytes)", path_, name,
+         bytes.size(), done_, t.end - t.begin);
+  file_->write(bytes.data(), bytes.size());
+  done_ += bytes.size();
+  if (done_ == t.end - t.begin) {
+    ++next_;
+    done_ = 0;
+  }
+}
+
+void SafetensorsWriter::commit() {
+  if (!file_) fail("{}: committed twice", path_);
+  skip_empty();
+  if (next_ != layout_.size())
+    fail("{}: tensor '{}' is incomplete ({} of {} bytes) at commit", path_, layout_[next_].name,
+         done_, layout_[next_].end - layout_[next_].begin);
+  file_->commit();
+  file_.reset();
+}
+
+void write_safetensors(const std::string& path, std::vector<TensorToWrite> tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorSpec> specs;
+  std::map<std::string_view, std::span<const std::byte>> data;
+  for (const auto& t : tensors) {
+    const uint64_t n = uint64_t(shape_numel(t.shape)) * dtype_size(t.dtype);
+    if (n != t.bytes.size())
+      fail("{}: tensor '{}': shape {} needs {} bytes, got {}", path, t.name, shape_str(t.shape), n,
+           t.bytes.size());
+    specs.push_back({t.name, t.dtype, t.shape});
+    data[t.name] = t.bytes;
+  }
+  SafetensorsWriter w(path, std::move(specs), metadata);
+  for (const auto& t : w.layout()) w.append(t.name, data.at(t.name));
+  w.commit();
 }
 
 TensorToWrite f32_entry(std::string name, const Tensor& t) {

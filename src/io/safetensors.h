@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -68,6 +69,50 @@ struct TensorToWrite {
   DType dtype;
   std::vector<int64_t> shape;
   std::span<const std::byte> bytes;  // numel × dtype size bytes, little-endian
+};
+
+// The name, dtype and shape of a tensor to be written by SafetensorsWriter.
+struct TensorSpec {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+
+class AtomicFile;
+
+// Writes a safetensors file whose tensors are known up front but whose data arrives piece by piece,
+// so that no more than one piece is in memory. The constructor validates the specs (names unique,
+// not "__metadata__"), lays the tensors out as write_safetensors does and writes the header to a
+// temporary file beside `path`; append() adds data in layout() order; commit() renames the file
+// onto `path`. Without a successful commit() (an exception, a full disk) the temporary file is
+// removed and `path` is untouched.
+class SafetensorsWriter {
+ public:
+  SafetensorsWriter(const std::string& path, std::vector<TensorSpec> tensors,
+                    const std::map<std::string, std::string>& metadata = {});
+  ~SafetensorsWriter();
+  SafetensorsWriter(const SafetensorsWriter&) = delete;
+  SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
+
+  // The tensors in file order with their byte ranges: their data must be appended in this order.
+  const std::vector<TensorInfo>& layout() const { return layout_; }
+  // Bytes of the data section (the sum of the tensors' sizes).
+  uint64_t data_size() const { return layout_.empty() ? 0 : layout_.back().end; }
+  // Appends the next bytes of tensor `name`, which must be the first incomplete tensor of layout();
+  // a tensor may arrive in several pieces, but a piece may not run past its end. Throws naming the
+  // file and both tensors otherwise. An empty piece does nothing (zero-size tensors need none).
+  void append(std::string_view name, std::span<const std::byte> bytes);
+  // Throws naming the first incomplete tensor unless every tensor is complete; then flushes, fsyncs
+  // and renames onto the target path.
+  void commit();
+
+ private:
+  void skip_empty();
+  std::string path_;
+  std::vector<TensorInfo> layout_;
+  size_t next_ = 0;    // first incomplete tensor
+  uint64_t done_ = 0;  // bytes of it already appended
+  std::unique_ptr<AtomicFile> file_;
 };
 
 // Writes a safetensors file atomically (temporary file, then rename). Tensors are stored by

@@ -13,6 +13,8 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -274,6 +276,87 @@ TEST(Safetensors, AtomicWriteLeavesNoTemporaryFile) {
       },
       {nowhere});
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"a.safetensors"});
+}
+
+TEST(SafetensorsWriter, PiecesGiveTheSameFileAsWriteSafetensors) {
+  TempDir dir;
+  const std::vector<uint16_t> a = {1, 2, 3, 4, 5, 6, 7};
+  const std::vector<float> b = {1.5f, -2.5f, 3.25f};
+  const std::vector<int64_t> c = {-1, 1ll << 40};
+  const std::vector<uint8_t> none;
+  const std::map<std::string, std::string> meta = {{"format", "pt"}};
+  write_safetensors(dir.file("whole.safetensors"),
+                    {{"x.a", DType::BF16, {7}, as_bytes_of(a)},
+                     {"x.b", DType::F32, {3}, as_bytes_of(b)},
+                     {"x.empty", DType::U8, {0, 4}, as_bytes_of(none)},
+                     {"x.c", DType::I64, {2}, as_bytes_of(c)}},
+                    meta);
+  SafetensorsWriter w(dir.file("pieces.safetensors"),
+                      {{"x.a", DType::BF16, {7}},
+                       {"x.b", DType::F32, {3}},
+                       {"x.empty", DType::U8, {0, 4}},
+                       {"x.c", DType::I64, {2}}},
+                      meta);
+  // File order: element size descending, then name; byte ranges contiguous.
+  ASSERT_EQ(w.layout().size(), 4u);
+  EXPECT_EQ(w.layout()[0].name, "x.c");
+  EXPECT_EQ(w.layout()[1].name, "x.b");
+  EXPECT_EQ(w.layout()[2].name, "x.a");
+  EXPECT_EQ(w.layout()[3].name, "x.empty");
+  EXPECT_EQ(w.layout()[1].begin, 16u);
+  EXPECT_EQ(w.data_size(), 16u + 12u + 14u);
+  // Not yet visible under its name.
+  EXPECT_FALSE(fs::exists(dir.file("pieces.safetensors")));
+  const auto cb = as_bytes_of(c), bb = as_bytes_of(b), ab = as_bytes_of(a);
+  w.append("x.c", cb);
+  w.append("x.b", bb.subspan(0, 5));
+  w.append("x.b", bb.subspan(5, 0));
+  w.append("x.b", bb.subspan(5));
+  w.append("x.a", ab.subspan(0, 2));
+  w.append("x.a", ab.subspan(2));
+  w.commit();
+  EXPECT_EQ(read_all(dir.file("pieces.safetensors")), read_all(dir.file("whole.safetensors")));
+  EXPECT_EQ(SafetensorsFile(dir.file("pieces.safetensors")).read_f32("x.b").data, b);
+  EXPECT_EQ(dir.entries().size(), 2u);  // no temporary left
+}
+
+TEST(SafetensorsWriter, RejectsDataOutOfOrderPastTheEndOrMissing) {
+  TempDir dir;
+  const std::string path = dir.file("s.safetensors");
+  const std::vector<float> two = {1, 2}, three = {1, 2, 3};
+  auto make = [&] {
+    return std::make_unique<SafetensorsWriter>(
+        path, std::vector<TensorSpec>{{"a", DType::F32, {2}}, {"b", DType::F32, {2}}});
+  };
+  {
+    auto w = make();
+    expect_error([&] { w->append("b", as_bytes_of(two)); },
+                 {path, "'b'", "while 'a' is incomplete"});
+    expect_error([&] { w->append("a", as_bytes_of(three)); },
+                 {path, "'a'", "12 bytes appended at byte 0 run past its end (8 bytes)"});
+    w->append("a", as_bytes_of(two));
+    expect_error([&] { w->commit(); }, {path, "tensor 'b' is incomplete (0 of 8 bytes)"});
+    w->append("b", as_bytes_of(std::vector<float>{5}));
+    expect_error([&] { w->commit(); }, {path, "tensor 'b' is incomplete (4 of 8 bytes)"});
+    w->append("b", as_bytes_of(std::vector<float>{6}));
+    expect_error([&] { w->append("b", as_bytes_of(two)); }, {path, "every tensor is complete"});
+  }
+  // Dropped without commit: neither the target nor a temporary file exists.
+  EXPECT_TRUE(dir.entries().empty());
+  expect_error(
+      [&] {
+        SafetensorsWriter w(path, {{"a", DType::F32, {2}}, {"a", DType::F16, {2}}});
+      },
+      {path, "'a' given twice"});
+  EXPECT_TRUE(dir.entries().empty());
+  {
+    auto w = make();
+    w->append("a", as_bytes_of(two));
+    w->append("b", as_bytes_of(three).subspan(4));
+    w->commit();
+    expect_error([&] { w->commit(); }, {path, "committed twice"});
+  }
+  EXPECT_EQ(SafetensorsFile(path).read_f32("b").data, (std::vector<float>{2, 3}));
 }
 
 TEST(Safetensors, WriteFileAtomic) {
