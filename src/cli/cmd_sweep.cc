@@ -2,6 +2,9 @@
 // full-precision weights and evaluated on the same token streams; prints a perplexity table
 // (mean ± standard deviation over seeds) and writes every run to JSON.
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <chrono>
 #include <cmath>
@@ -13,6 +16,7 @@
 #include "core/error.h"
 #include "eval/ppl_suite.h"
 #include "io/atomic_file.h"
+#include "pipeline/output.h"
 #include "pipeline/quantize.h"
 #include "text/tokenizer.h"
 
@@ -68,7 +72,6 @@ int run_sweep(const SweepArgs& a) {
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
   const Checkpoint ckpt(a.model);
   const auto tok = load_tokenizer(a.model);
-  const Model fp = load_model(ckpt);
   const auto methods = split_csv(a.methods);
   const auto bits = parse_list<int>(a.wbits, "--wbits");
   const auto seeds = parse_list<uint64_t>(a.seeds, "--seeds");
@@ -80,7 +83,7 @@ int run_sweep(const SweepArgs& a) {
   po.datasets = split_csv(a.eval);
   if (po.datasets.empty()) fail("--eval: no dataset");
   po.data_dir = data;
-  CalibConfig cc0 = to_calib_config(a.q, fp.config.max_position_embeddings);
+  CalibConfig cc0 = to_calib_config(a.q, ckpt.config().max_position_embeddings);
   po.seqlen = a.eval_seqlen > 0 ? a.eval_seqlen : cc0.seqlen;
   po.bos = !a.no_bos && tok->add_bos;
   po.progress = !a.quiet;
@@ -102,7 +105,7 @@ int run_sweep(const SweepArgs& a) {
   for (uint64_t seed : seeds) {
     QuantArgs qa = a.q;
     qa.seed = seed;
-    const CalibConfig cc = to_calib_config(qa, fp.config.max_position_embeddings);
+    const CalibConfig cc = to_calib_config(qa, ckpt.config().max_position_embeddings);
     const CalibSet calib = sample_calibration(*tok, cc, data);
     for (const auto& method : methods) {
       const bool is_loaq = method == "loaq";
@@ -111,13 +114,27 @@ int run_sweep(const SweepArgs& a) {
           for (double beta : is_loaq ? betas : std::vector<double>{a.q.beta}) {
             if (method == "none" && seed != seeds.front()) continue;  // FP does not depend on the seed
             const auto t0 = Clock::now();
-            Model m = fp;
             QuantArgs qb = qa;
             qb.alpha = alpha;
             qb.beta = beta;
             const QuantizeConfig qc = to_quantize_config(qb, method, method == "none" ? 4 : b, !a.quiet);
-            const QuantizeReport rep = quantize_model(m, calib, qc, nullptr);
-            const auto res = run_ppl_suite(m, streams, po);
+            // Each run is streamed into a scratch output directory and evaluated from it, one
+            // layer resident at a time: no copy of the model is held.
+            const std::string scratch = fmt::format("{}/.loaq-sweep-{}", std::filesystem::temp_directory_path().string(), ::getpid());
+            OutputOptions oo;
+            oo.out_dir = scratch;
+            oo.force = true;
+            oo.quiet = true;
+            QuantizeReport rep;
+            std::vector<PplSuiteResult> res;
+            {
+              QuantOutput qo(ckpt, qc, oo, nlohmann::ordered_json::object());
+              rep = quantize_layers(ModelSource(ckpt), calib, qc, qo);
+              const Checkpoint written(qo.assemble());
+              res = run_ppl_suite(ModelSource(written), streams, po);
+            }
+            std::error_code rm_ec;
+            std::filesystem::remove_all(scratch + ".partial", rm_ec);
             nlohmann::ordered_json run;
             run["settings"] = quant_settings_json(qc, calib);
             run["settings"]["seed"] = seed;

@@ -173,7 +173,7 @@ QuantOutput::QuantOutput(const Checkpoint& src, const QuantizeConfig& cfg, const
           partial_,
           done >= 0 ? fmt::format(" ({} of {} layers done)", done, src.config().num_layers) : "");
     }
-  } else if (o.resume && !o.quiet) {
+  } else if (o.resume) {
     fmt::print(stderr, "loaq: no partial state at '{}': starting fresh\n", partial_);
   }
   fs::create_directories(resume_dir_, ec);
@@ -190,14 +190,16 @@ QuantOutput::QuantOutput(const Checkpoint& src, const QuantizeConfig& cfg, const
     layers_done_ = j.value("layers_done", int64_t(0));
     for (const auto& f : j.value("streams", nlohmann::json::array()))
       stream_files_.push_back(f.get<std::string>());
-    if (!o.quiet)
-      fmt::print(stderr, "loaq: resuming '{}' after {} of {} layers\n", partial_, layers_done_,
-                 src.config().num_layers);
+    fmt::print(stderr, "loaq: resuming '{}' after {} of {} layers\n", partial_, layers_done_,
+               src.config().num_layers);
   }
 }
 
 QuantOutput::~QuantOutput() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
+  // A run that failed before finishing a layer leaves nothing to resume.
+  std::error_code ec;
+  if (!committed_ && layers_done_ == 0) fs::remove_all(partial_, ec);
 }
 
 std::string QuantOutput::part(const std::string& what) const { return resume_dir_ + "/" + what; }
@@ -359,6 +361,7 @@ void QuantOutput::commit(const nlohmann::ordered_json& report) {
     fs::rename(partial_, out, ec);
     if (ec) fail("cannot rename '{}' to '{}': {}", partial_, o_.out_dir, ec.message());
   }
+  committed_ = true;
 }
 
 void write_model_safetensors(const Model& m, const std::string& path,

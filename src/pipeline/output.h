@@ -84,6 +84,7 @@ class QuantOutput : public LayerSink {
   nlohmann::ordered_json fingerprint_;
   std::string partial_, resume_dir_;
   int lock_fd_ = -1;
+  bool committed_ = false;
   int64_t layers_done_ = 0;
   std::vector<std::string> stream_files_;  // of the last committed state
 };
