@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/vmath.h"
+#include "dist/dist.h"
 
 namespace loaq {
 
@@ -34,15 +35,19 @@ PplResult perplexity(const Model& m, std::span<const int32_t> ids, const PplOpti
   r.window_nll.assign(size_t(r.n_windows), 0.0);
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t per_batch = std::max<int64_t>(1, o.batch_tokens / o.seqlen);
-  Progress bar(o.label, r.n_windows, "win", o.progress);
+  // Each rank runs a contiguous range of the batches, the same batches as one process (dist.h);
+  // the windows' NLL sums are gathered and added in window order below.
+  const auto ranges = dist::items_all(r.n_windows, per_batch);
+  const dist::Range mine = ranges[size_t(dist::rank())];
+  std::vector<double> window_sum(size_t(r.n_windows), 0.0);
+  Progress bar(o.label, mine.size(), "win", o.progress);
   std::vector<double> nll(size_t(o.seqlen));
   // Logits are produced one window at a time into this buffer (seqlen × V floats, reused) rather
   // than for the whole batch: no batch-sized allocation to zero-fill, and the log-sum-exp reads
   // rows that are still in cache.
   Tensor logits({o.seqlen, m.weights.head().rows()});
-  double total = 0;
-  for (int64_t w0 = 0; w0 < r.n_windows; w0 += per_batch) {
-    const int64_t nb = std::min(per_batch, r.n_windows - w0);
+  for (int64_t w0 = mine.begin; w0 < mine.end; w0 += per_batch) {
+    const int64_t nb = std::min(per_batch, mine.end - w0);
     const auto win = ids.subspan(size_t(w0 * o.seqlen), size_t(nb * o.seqlen));
     Tensor hidden = embed(m, win);
     forward_layers(m, {nb, o.seqlen}, hidden);
@@ -52,12 +57,18 @@ PplResult perplexity(const Model& m, std::span<const int32_t> ids, const PplOpti
       next_token_nll(logits, 0, o.seqlen, win.subspan(size_t(b * o.seqlen)), nll.data());
       double s = 0;
       for (int64_t t = 0; t < o.seqlen - 1; ++t) s += nll[size_t(t)];
-      r.window_nll[size_t(w0 + b)] = s / double(o.seqlen - 1);
-      total += s;
+      window_sum[size_t(w0 + b)] = s;
     }
     bar.advance(nb);
+    dist::test_fault_point("ppl");
   }
   bar.finish();
+  dist::allgather(window_sum, ranges);
+  double total = 0;
+  for (int64_t w = 0; w < r.n_windows; ++w) {
+    r.window_nll[size_t(w)] = window_sum[size_t(w)] / double(o.seqlen - 1);
+    total += window_sum[size_t(w)];
+  }
   r.predicted_tokens = r.n_windows * (o.seqlen - 1);
   r.mean_nll = total / double(r.predicted_tokens);
   r.ppl = std::exp(r.mean_nll);
