@@ -55,7 +55,12 @@ int main(int argc, char** argv) {
     }
     for (auto* sub : app.get_subcommands())
       for (const auto& [name, run] : commands)
-        if (sub->get_name() == name) return run();
+        if (sub->get_name() == name) {
+          if (loaq::dist::size() > 1 && name != "eval")  // the commands that split their work
+            loaq::fail("`loaq {}` does not run on several MPI ranks yet; run it as one process",
+                       name);
+          return run();
+        }
     return 2;
   } catch (const loaq::Error& e) {
     return loaq::dist::fail_job("error", e.what(), 1);

@@ -141,7 +141,7 @@ std::vector<CommStats> gather_comm_stats();
 int launcher_size();
 // Test hook: throws loaq::Error("test failure injected at <where> (LOAQ_TEST_FAIL_RANK)") when the
 // environment variable LOAQ_TEST_FAIL_RANK equals this rank (and LOAQ_TEST_FAIL_AT, if set, equals
-// `where`).
+// `where`). With LOAQ_TEST_FAIL_MODE=die the rank kills itself (SIGKILL) instead.
 void test_fault_point(const char* where);
 
 }  // namespace loaq::dist

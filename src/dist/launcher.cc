@@ -1,4 +1,5 @@
 // What the launcher's environment says, and the test-only fault hook (dist.h).
+#include <csignal>
 #include <cstdlib>
 #include <string>
 
@@ -32,6 +33,8 @@ void test_fault_point(const char* where) {
   if (r < 0 || r != rank()) return;
   if (const char* at = std::getenv("LOAQ_TEST_FAIL_AT"); at && *at && std::string(at) != where)
     return;
+  if (const char* m = std::getenv("LOAQ_TEST_FAIL_MODE"); m && std::string(m) == "die")
+    std::raise(SIGKILL);  // a rank that dies without a word
   fail("test failure injected at {} (LOAQ_TEST_FAIL_RANK={})", where, r);
 }
 
