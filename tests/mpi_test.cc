@@ -157,5 +157,16 @@ TEST(Mpi, RankErrorEndsTheJobWithItsMessageOnce) {
   EXPECT_FALSE(fs::exists("/tmp/loaq_mpi_never"));
 }
 
+// A build without MPI, started as one of several processes (the launcher's environment says so),
+// says that it is not an MPI build and exits 1 (every process does: none runs the job).
+TEST(Mpi, NonMpiBuildRefusesSeveralProcesses) {
+  if (LOAQ_MPI_BUILD) GTEST_SKIP() << "an MPI build: this checks the build without MPI";
+  for (const std::string env : {"OMPI_COMM_WORLD_SIZE=2", "PMI_SIZE=4", "PMIX_RANK=1"}) {
+    const Outcome r = run(env + " " + LOAQ_BINARY + " eval --model /nonexistent --ppl x");
+    EXPECT_EQ(r.rc, 1) << env;
+    EXPECT_NE(r.err.find("this loaq was built without MPI"), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace loaq

@@ -76,8 +76,10 @@ void ordered_sum(std::span<double> sum, int64_t n_chunks, const AddChunk& add_ch
       to);
 }
 
-void ordered_sum(std::span<double> sum, int64_t n_chunks,
-                 std::span<const std::span<const double>> mine, int to) {
+namespace {
+template <class T>
+void ordered_sum_stored(std::span<double> sum, int64_t n_chunks,
+                        std::span<const std::span<const T>> mine, int to) {
   if (int64_t(mine.size()) != my_range(n_chunks).size())
     fail("internal: ordered_sum: {} partials for {} chunks", mine.size(),
          my_range(n_chunks).size());
@@ -88,11 +90,22 @@ void ordered_sum(std::span<double> sum, int64_t n_chunks,
       sum, n_chunks,
       [&](Range, std::span<double> seg, int64_t offset) {
         for (const auto& p : mine) {
-          const double* q = p.data() + offset;
-          for (size_t k = 0; k < seg.size(); ++k) seg[k] += q[k];
+          const T* q = p.data() + offset;
+          for (size_t k = 0; k < seg.size(); ++k) seg[k] += double(q[k]);
         }
       },
       to);
+}
+}  // namespace
+
+void ordered_sum(std::span<double> sum, int64_t n_chunks,
+                 std::span<const std::span<const double>> mine, int to) {
+  ordered_sum_stored(sum, n_chunks, mine, to);
+}
+
+void ordered_sum(std::span<double> sum, int64_t n_chunks,
+                 std::span<const std::span<const float>> mine, int to) {
+  ordered_sum_stored(sum, n_chunks, mine, to);
 }
 
 void broadcast(std::span<double> b, int owner) {

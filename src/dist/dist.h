@@ -99,6 +99,10 @@ void ordered_sum(std::span<double> sum, int64_t n_chunks, const AddChunk& add_ch
 // added element by element (sum[k] += P[k]).
 void ordered_sum(std::span<double> sum, int64_t n_chunks,
                  std::span<const std::span<const double>> mine, int to = kAll);
+// The same with fp32 partials (an fp32 GEMM/SYRK product per chunk, as add_gram() forms it), each
+// added as sum[k] += double(P[k]): half the memory of fp64 partials, the same bits.
+void ordered_sum(std::span<double> sum, int64_t n_chunks,
+                 std::span<const std::span<const float>> mine, int to = kAll);
 
 // Copies `owner`'s buffer to every rank.
 void broadcast(std::span<double> buf, int owner);

@@ -93,6 +93,16 @@ void check_ordered_sum(int64_t n_chunks, int64_t len, int64_t* order_sensitive) 
     ordered_sum(t, n_chunks, views, to);
     if (rank() == to) expect(same_bits(t, want), tag + fmt::format(": stored partials, to {}", to));
   }
+  // fp32 partials (an fp32 product per chunk, added in fp64) against the same sequential rule.
+  std::vector<double> want32(size_t(len), kInit);
+  for (int64_t c = 0; c < n_chunks; ++c)
+    for (int64_t k = 0; k < len; ++k) want32[size_t(k)] += double(float(partial(c, k)));
+  std::vector<std::vector<float>> store32;
+  for (const auto& p : store) store32.emplace_back(p.begin(), p.end());
+  const std::vector<std::span<const float>> views32(store32.begin(), store32.end());
+  auto t = start(len);
+  ordered_sum(t, n_chunks, views32, kAll);
+  expect(same_bits(t, want32), tag + ": fp32 partials, to all");
 }
 
 void check_allgather_broadcast() {
