@@ -79,6 +79,12 @@ std::vector<Range> items_all(int64_t n_items, int64_t chunk);
 // The rank whose split() range holds chunk c of n.
 int owner_of(int64_t c, int64_t n);
 
+// Owners for tasks of the given costs (the solves of a layer's linear groups), R = size():
+// longest first, each to the least-loaded rank, ties to the higher rank; the costliest task thus
+// goes to rank R-1, where ordered_sum()'s chain ends (no delivery hop). Deterministic: the same
+// on every rank.
+std::vector<int> assign_owners(std::span<const double> costs);
+
 // ---- collectives (every rank calls them, in the same order) ------------------------------------
 
 // The chained sum in chunk order (see the rule above). Chunks [0, n_chunks) are owned as

@@ -40,6 +40,12 @@ TEST(DistSplit, SingleProcessOwnsAll) {
   EXPECT_EQ(owner_of(8, 9), 0);
 }
 
+TEST(DistOwners, SingleProcessOwnsEverything) {
+  const std::vector<double> costs = {3.3, 2.8, 15.5, 56.0};
+  EXPECT_EQ(assign_owners(costs), (std::vector<int>{0, 0, 0, 0}));
+  EXPECT_TRUE(assign_owners({}).empty());
+}
+
 TEST(DistOrderedSum, SingleProcessAddsChunksInOrder) {
   std::vector<double> sum(3, 1.0);  // the initial value is kept
   std::vector<int64_t> order;

@@ -42,7 +42,7 @@ int fail_job(const std::string& kind, const std::string& message, int code) {
     return code;
   }
   // If rank 0 fails too (an error every rank hits), its abort ends this process during the wait.
-  if (!is_root()) usleep(300 * 1000);
+  if (!is_root()) usleep(1000 * 1000);
   fmt::print(stderr, "loaq: {}: rank {}/{}: {}\n", kind, rank(), size(), message);
   std::fflush(stderr);
   backend::abort(code);

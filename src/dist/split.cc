@@ -48,4 +48,21 @@ int owner_of(int64_t c, int64_t n) {
   return size() - 1;
 }
 
+std::vector<int> assign_owners(std::span<const double> costs) {
+  std::vector<size_t> order(costs.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return costs[a] > costs[b]; });
+  std::vector<double> load(size_t(size()), 0.0);
+  std::vector<int> owner(costs.size(), 0);
+  for (const size_t k : order) {
+    int best = size() - 1;
+    for (int r = size() - 1; r >= 0; --r)
+      if (load[size_t(r)] < load[size_t(best)]) best = r;
+    owner[k] = best;
+    load[size_t(best)] += costs[k];
+  }
+  return owner;
+}
+
 }  // namespace loaq::dist

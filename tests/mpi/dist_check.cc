@@ -133,6 +133,15 @@ void check_allgather_broadcast() {
   expect(f[4] == 2.5f && i32[2] == -7 && i64[1] == (int64_t(1) << 40) && d[3] == partial(3, 3),
          "broadcast of float / int32 / int64 / double");
 
+  // Owners of the four solves of a Llama-3-70B layer (qkv, o, gate/up, down by cost).
+  const std::vector<double> costs = {3.3, 2.8, 15.5, 56.0};
+  const auto own = assign_owners(costs);
+  const int R = size();
+  if (R == 1) expect(own == std::vector<int>{0, 0, 0, 0}, "owners R=1");
+  if (R == 2) expect(own == std::vector<int>{0, 0, 0, 1}, "owners R=2");
+  if (R == 3) expect(own == std::vector<int>{0, 0, 1, 2}, "owners R=3");
+  if (R == 4) expect(own == std::vector<int>{1, 0, 2, 3}, "owners R=4: one solve per rank");
+
   std::vector<int64_t> s = {rank() + 1, 1};
   sum_in_rank_order(s);
   expect(s[0] == int64_t(size()) * (size() + 1) / 2 && s[1] == size(), "sum_in_rank_order int64");
