@@ -29,9 +29,13 @@ awk -v m="$METHOD" -v h="$H" -v i="$I" -v kv="$KV" -v L="$LAYERS" -v W="$WINDOWS
   split("qkv o gateup down", g, " ")
   M["qkv"] = h + 2 * kv; N["qkv"] = h; M["o"] = h; N["o"] = h
   M["gateup"] = 2 * i; N["gateup"] = h; M["down"] = h; N["down"] = i
+  # (the groups are solved one after another: the statistics of a group need the quantized stream
+  # through the groups before it)
+  rows = 0; cube = 0
   for (k = 1; k <= 4; ++k) { x = g[k]
-    sol[x] = (loaq ? 5 : 1) * M[x] * N[x] ^ 2 + (loaq ? 5 / 3 : 4 / 3) * N[x] ^ 3
-    sol[x] /= eq * node }
+    rows += (loaq ? 5 : 1) * M[x] * N[x] ^ 2 / (eq * node)
+    cube += (loaq ? 5 / 3 : 4 / 3) * N[x] ^ 3 / (eq * node)
+    sol[x] = ((loaq ? 5 : 1) * M[x] * N[x] ^ 2 + (loaq ? 5 / 3 : 4 / 3) * N[x] ^ 3) / (eq * node) }
   # bytes per layer: each statistics matrix along the chain (one buffer per link, pipelined) plus
   # the delivery hop to its owner (all but down_proj, owned by the chain end); weights broadcast
   # (fp32, about two buffer times for a pipelined broadcast)
@@ -41,17 +45,12 @@ awk -v m="$METHOD" -v h="$H" -v i="$I" -v kv="$KV" -v L="$LAYERS" -v W="$WINDOWS
   printf "%s, %d layers, %d x %d tokens, node %d cores = %.2f TFLOP/s, %g Gb/s\n", m, L, W, s, cores, node / 1e12, gbps
   printf "per layer: forward %.3g FLOP, statistics %.3g FLOP, solves (s on one node) qkv %.1f o %.1f gate/up %.1f down %.1f\n", fwd, stats, sol["qkv"], sol["o"], sol["gateup"], sol["down"]
   printf "per layer: statistics reduced %.2f GB, weights broadcast %.2f GB\n\n", sb / 1e9, wb / 1e9
-  printf "| nodes | forward + statistics s/layer | solve s/layer | communication s/layer | total s/layer | total h | speed-up |\n|---|---|---|---|---|---|---|\n"
+  printf "| nodes | forward + statistics s/layer | communication s/layer | solve by one owner s/layer | total h | solve rows split s/layer | total h |\n|---|---|---|---|---|---|---|\n"
   n = split("1 2 4 8 16 32", Rs, " ")
   for (k = 1; k <= n; ++k) { R = Rs[k]
     comp = (fwd / (ef * node) + stats / (es * node)) / R
-    # owners: R >= 4: every group on its own rank (the slowest bounds); R = 2: down alone, the rest
-    # together; R = 1: all in sequence
-    if (R >= 4) solve = sol["down"]
-    else if (R == 2) { o = sol["qkv"] + sol["o"] + sol["gateup"]; solve = sol["down"] > o ? sol["down"] : o }
-    else solve = sol["qkv"] + sol["o"] + sol["gateup"] + sol["down"]
     comm = R > 1 ? (sb + hop) / bw + 2 * wb / bw : 0
-    tot = comp + solve + comm
-    if (R == 1) t1 = tot
-    printf "| %d | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f |\n", R, comp, solve, comm, tot, tot * L / 3600, t1 / tot }
+    own = rows + cube                # one owner per group, the others wait
+    spl = rows / R + cube            # output rows split over the ranks; N^3 factorizations on each
+    printf "| %d | %.1f | %.1f | %.1f | %.2f | %.1f | %.2f |\n", R, comp, comm, own, (comp + comm + own) * L / 3600, spl, (comp + comm + spl) * L / 3600 }
 }'

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <ostream>
 #include <new>
+#include <ostream>
 
 #include "cli/commands.h"
 #include "core/error.h"
