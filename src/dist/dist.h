@@ -25,7 +25,8 @@ namespace loaq::dist {
 
 // Starts the distributed runtime when the process was launched by an MPI launcher (mpirun, srun);
 // a plain start stays a single process without touching MPI. A build without MPI started by a
-// launcher with more than one process throws loaq::Error saying so. Call once, first, from main.
+// launcher with more than one process throws loaq::Error saying so. Ranks sharing a node get
+// cores / (ranks on the node) OpenMP threads unless OMP_NUM_THREADS is set. Call once, first.
 void init(int* argc, char*** argv);
 // Ends the runtime (MPI_Finalize after a barrier). Idempotent; no-op when init() did not start MPI.
 void finalize();

@@ -2,8 +2,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 
+#include "core/env.h"
 #include "core/progress.h"
 #include "dist/backend/backend.h"
 #include "dist/dist.h"
@@ -13,6 +17,13 @@ namespace loaq::dist {
 void init(int* argc, char*** argv) {
   backend::init(argc, argv, launcher_size());
   if (!is_root()) Progress::set_enabled(false);  // rank 0 alone draws progress
+  // Several ranks on one node share its cores unless OMP_NUM_THREADS (or --threads) says otherwise.
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  if (local && (!omp || !*omp)) {
+    const int n = std::atoi(local);
+    if (n > 1) set_num_threads(std::max(1, int(std::thread::hardware_concurrency()) / n));
+  }
 }
 
 void finalize() {
