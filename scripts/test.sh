@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test: the release build runs the whole suite
 # (unit tests, golden logits/perplexity, bad-input end-to-end tests); the asan build (AddressSanitizer
-# + UndefinedBehaviorSanitizer) runs everything but the long perplexity and zero-shot goldens.
+# + UndefinedBehaviorSanitizer) runs everything but the long perplexity and zero-shot goldens. The
+# release build has MPI (its `Mpi.*` tests run `mpirun -n 2` and `-n 4`); the asan build is the build
+# without MPI (OpenMPI's own allocations are not ours to check), where `Mpi.*` checks that refusal.
 # Tests run two at a time; OpenMP threads wait passively so that they do not spin against each other.
 # Assets: $LOAQ_ASSETS, default ../shared beside the repository.
 set -euo pipefail

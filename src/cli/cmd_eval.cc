@@ -10,6 +10,8 @@
 #include "cli/commands.h"
 #include "core/env.h"
 #include "core/error.h"
+#include "dist/dist.h"
+#include "dist/report.h"
 #include "eval/ppl_suite.h"
 #include "eval/zeroshot.h"
 #include "io/atomic_file.h"
@@ -48,7 +50,7 @@ std::vector<McTask> load_tasks(const EvalArgs& a, const std::string& data) {
       if (t.name == name) fail("--tasks: '{}' is given twice", name);
     tasks.push_back(load_zeroshot_task(name, data, lo));
     const McTask& t = tasks.back();
-    if (t.skipped > 0) {
+    if (t.skipped > 0 && dist::is_root()) {
       fmt::print(stderr, "loaq: warning: {}: skipped {} malformed record(s) (--skip-bad)\n", t.file,
                  t.skipped);
       for (const auto& m : t.skip_messages) fmt::print(stderr, "  {}\n", m);
@@ -106,11 +108,13 @@ int run_eval(const EvalArgs& a) {
     po.progress = !a.quiet;
     const auto res = run_ppl_suite(model, prepare_eval_streams(*tok, po), po);
     add_ppl_json(out, res);
-    fmt::print("{:<12} {:>12} {:>10} {:>10} {:>9}\n", "dataset", "ppl", "windows", "tokens",
-               "seconds");
-    for (const auto& p : res)
-      fmt::print("{:<12} {:>12.6g} {:>10} {:>10} {:>9.1f}\n", p.name, p.r.ppl, p.r.n_windows,
-                 p.r.predicted_tokens, p.r.seconds);
+    if (dist::is_root()) {
+      fmt::print("{:<12} {:>12} {:>10} {:>10} {:>9}\n", "dataset", "ppl", "windows", "tokens",
+                 "seconds");
+      for (const auto& p : res)
+        fmt::print("{:<12} {:>12.6g} {:>10} {:>10} {:>9.1f}\n", p.name, p.r.ppl, p.r.n_windows,
+                   p.r.predicted_tokens, p.r.seconds);
+    }
   }
   if (!a.tasks.empty()) {
     ZeroshotOptions zo;
@@ -120,10 +124,10 @@ int run_eval(const EvalArgs& a) {
     std::vector<TaskResult> res;
     for (const auto& t : tasks) res.push_back(evaluate_task(model, *tok, t, zo));
     add_zeroshot_json(out, res);
-    if (!datasets.empty()) fmt::print("\n");
-    fmt::print("{}", zeroshot_table(res));
+    if (dist::is_root()) fmt::print("{}{}", datasets.empty() ? "" : "\n", zeroshot_table(res));
   }
-  if (!a.json.empty()) write_file_atomic(a.json, out.dump(2) + "\n");
+  out["distributed"] = dist::report_json();  // a collective: every rank calls it
+  if (!a.json.empty() && dist::is_root()) write_file_atomic(a.json, out.dump(2) + "\n");
   return 0;
 }
 

@@ -6,9 +6,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <new>
+#include <ostream>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "dist/dist.h"
 
 namespace loaq::cli {
 
@@ -44,23 +46,27 @@ int main(int argc, char** argv) {
       {"inspect", loaq::cli::add_inspect(app)},
   };
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  try {
+    const loaq::dist::Session session(&argc, &argv);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      std::ostream silent(nullptr);  // every rank parses the same arguments; rank 0 says it
+      return loaq::dist::is_root() ? app.exit(e) : app.exit(e, silent, silent);
+    }
     for (auto* sub : app.get_subcommands())
       for (const auto& [name, run] : commands)
-        if (sub->get_name() == name) return run();
+        if (sub->get_name() == name) {
+          if (loaq::dist::size() > 1 && name != "eval")  // the commands that split their work
+            loaq::fail("`loaq {}` does not run on several MPI ranks yet; run it as one process",
+                       name);
+          return run();
+        }
     return 2;
   } catch (const loaq::Error& e) {
-    fmt::print(stderr, "loaq: error: {}\n", e.what());
-    return 1;
+    return loaq::dist::fail_job("error", e.what(), 1);
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "loaq: error: out of memory\n");
-    return 1;
+    return loaq::dist::fail_job("error", "out of memory", 1);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "loaq: internal error: {}\n", e.what());
-    return 3;
+    return loaq::dist::fail_job("internal error", e.what(), 3);
   }
 }

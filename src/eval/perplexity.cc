@@ -8,6 +8,7 @@
 #include "core/progress.h"
 #include "core/vmath.h"
 #include "model/layer_major.h"
+#include "dist/dist.h"
 
 namespace loaq {
 
@@ -35,19 +36,25 @@ PplResult perplexity(const ModelSource& m, std::span<const int32_t> ids, const P
   r.window_nll.assign(size_t(r.n_windows), 0.0);
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t per_batch = std::max<int64_t>(1, o.batch_tokens / o.seqlen);
+  // Each rank runs a contiguous range of the batches, the same batches as one process (dist.h);
+  // the windows' NLL sums are gathered and added in window order below.
+  const auto ranges = dist::items_all(r.n_windows, per_batch);
+  const dist::Range mine = ranges[size_t(dist::rank())];
+  std::vector<double> window_sum(size_t(r.n_windows), 0.0);
+  // The rank's windows run layer-major in groups of whole batches whose hidden states fit in
+  // o.hidden_bytes: each group reads every layer once.
   const int64_t window_bytes = o.seqlen * m.config().hidden_size * int64_t(sizeof(float));
   const int64_t per_group =
       std::max<int64_t>(1, o.hidden_bytes / (window_bytes * per_batch)) * per_batch;
-  const int64_t n_groups = (r.n_windows + per_group - 1) / per_group;
+  const int64_t n_groups = (mine.size() + per_group - 1) / per_group;
   Progress bar(o.label, n_groups * (m.num_layers() + 1), "layer", o.progress);
   std::vector<double> nll(size_t(o.seqlen));
   // Logits are produced one window at a time into this buffer (seqlen × V floats, reused) rather
   // than for the whole batch: no batch-sized allocation to zero-fill, and the log-sum-exp reads
   // rows that are still in cache.
   Tensor logits({o.seqlen, m.vocab()});
-  double total = 0;
-  for (int64_t g0 = 0; g0 < r.n_windows; g0 += per_group) {
-    const int64_t g1 = std::min(r.n_windows, g0 + per_group);
+  for (int64_t g0 = mine.begin; g0 < mine.end; g0 += per_group) {
+    const int64_t g1 = std::min(mine.end, g0 + per_group);
     std::vector<ForwardBatch> batches;
     for (int64_t w0 = g0; w0 < g1; w0 += per_batch) {
       const int64_t nb = std::min(per_batch, g1 - w0);
@@ -66,14 +73,20 @@ PplResult perplexity(const ModelSource& m, std::span<const int32_t> ids, const P
         next_token_nll(logits, 0, o.seqlen, win.subspan(size_t(k * o.seqlen)), nll.data());
         double s = 0;
         for (int64_t t = 0; t < o.seqlen - 1; ++t) s += nll[size_t(t)];
-        r.window_nll[size_t(w0 + k)] = s / double(o.seqlen - 1);
-        total += s;
+        window_sum[size_t(w0 + k)] = s;
       }
       w0 += nb;
+      dist::test_fault_point("ppl");
     }
     bar.advance();
   }
   bar.finish();
+  dist::allgather(window_sum, ranges);
+  double total = 0;
+  for (int64_t w = 0; w < r.n_windows; ++w) {
+    r.window_nll[size_t(w)] = window_sum[size_t(w)] / double(o.seqlen - 1);
+    total += window_sum[size_t(w)];
+  }
   r.predicted_tokens = r.n_windows * (o.seqlen - 1);
   r.mean_nll = total / double(r.predicted_tokens);
   r.ppl = std::exp(r.mean_nll);

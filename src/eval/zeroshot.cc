@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/vexp.h"
+#include "eval/zeroshot_ranks.h"
 #include "model/prefix_tree.h"
 #include "model/layer_major.h"
 #include "text/datasets.h"
@@ -249,7 +250,7 @@ TaskResult evaluate_task(const ModelSource& m, const Tokenizer& tok, const McTas
   r.file = task.file;
   r.has_acc_norm = task.has_acc_norm;
   r.skipped = task.skipped;
-  r.scores = score_task(m, tok, task, o);
+  r.scores = score_task_ranks(m, tok, task, o);  // this rank's examples, gathered in order
   r.n = int64_t(r.scores.size());
   std::vector<double> acc, acc_norm;
   for (size_t e = 0; e < r.scores.size(); ++e) {
