@@ -52,14 +52,14 @@ void only_known_keys(const nlohmann::ordered_json& j, const std::set<std::string
 void check_report(const nlohmann::ordered_json& r, const std::string& file) {
   only_known_keys(r,
                   {"model", "settings", "timings", "stream_bytes", "cache_bytes", "linears", "eval_settings",
-                   "ppl", "details"},
+                   "ppl", "details", "memory"},
                   file, "");
   if (!r.contains("settings")) fail("{}: missing field 'settings'", file);
   const auto& s = r["settings"];
   only_known_keys(
       s,
       {"method", "grid", "solver", "gptaq_alpha", "qronos_alpha", "loaq", "calibration",
-       "activations"},
+       "activations", "streams"},
       file, "settings");
   if (s.contains("activations") &&
       json_get_or<int>(s["activations"], "bits", file + " settings.activations", 16) != 16)
