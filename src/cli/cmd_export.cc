@@ -1,5 +1,5 @@
 // `loaq export`: a `loaq quantize` output directory to a GPTQ-packed or a fake-quantized
-// Hugging Face checkpoint (export/export.h).
+// Hugging Face checkpoint, or its low-rank branches to a PEFT LoRA adapter (export/export.h).
 #include <fmt/format.h>
 
 #include <memory>
@@ -31,6 +31,8 @@ void print_export_summary(const ExportSummary& s, const std::string& format) {
              s.quantized_linears, fmt::join(s.files, ", "));
   if (!s.quantization_config.is_null())
     fmt::print("quantization_config: {}\n", s.quantization_config.dump());
+  if (s.lowrank_linears > 0) fmt::print("low-rank branches: {}\n", s.lowrank_linears);
+  for (const auto& n : s.notes) fmt::print("note: {}\n", n);
 }
 
 Runner add_export(CLI::App& app) {
@@ -39,9 +41,10 @@ Runner add_export(CLI::App& app) {
       "export", "Write a quantized model (a `loaq quantize` output) in another format");
   cmd->add_option("QUANT_DIR", a->input, "Directory written by `loaq quantize --out`")->required();
   cmd->add_option("--format", a->opt.format,
-                  "gptq (packed GPTQ v1 checkpoint) or hf (dequantized weights)")
+                  "gptq (packed GPTQ v1 checkpoint), hf (dequantized weights) or peft (the "
+                  "low-rank branches as a LoRA adapter)")
       ->required()
-      ->check(CLI::IsMember({"gptq", "hf"}));
+      ->check(CLI::IsMember({"gptq", "hf", "peft"}));
   cmd->add_option("--out", a->out, "Output directory")->required();
   cmd->add_option(
       "--dtype", a->opt.dtype,
@@ -49,6 +52,13 @@ Runner add_export(CLI::App& app) {
       "hf: all, default the config's torch_dtype)");
   cmd->add_option("--max-shard-size", a->max_shard, "Largest safetensors shard (e.g. 5GB, 500MB)")
       ->capture_default_str();
+  cmd->add_flag("--merge-lowrank", a->opt.merge_lowrank,
+                "hf: add each low-rank branch's L2·L1 into its weight");
+  cmd->add_flag("--drop-branch-act-quant", a->opt.drop_branch_act_quant,
+                "peft, hf --merge-lowrank: export branches whose activations are quantized "
+                "without that quantization");
+  cmd->add_option("--base-model", a->opt.base_model,
+                  "peft: base_model_name_or_path (default: the model the run quantized)");
   cmd->add_flag("--force", a->opt.force, "Replace an existing output directory");
   cmd->add_flag("-q,--quiet", a->quiet, "Print nothing on success");
   return [a] { return run_export(*a); };

@@ -2,8 +2,11 @@
 // Writers of output formats from a `loaq quantize` directory (export/quant_dir.h):
 //  gptq  the GPTQ "v1" checkpoint format of AutoGPTQ / GPTQModel, loaded by transformers' GPTQ
 //        integration, vLLM and ExLlama (layout in export_gptq.cc);
-//  hf    a plain Hugging Face checkpoint of the dequantized ("fake-quantized") weights.
-// Both are written atomically (export/staged_dir.h) and refuse an existing output unless forced.
+//  hf    a plain Hugging Face checkpoint of the dequantized ("fake-quantized") weights;
+//  peft  the low-rank branches as a PEFT LoRA adapter (export_peft.cc), for a gptq/hf base.
+// gptq and hf write the main layers only (the base of the adapter), unless hf --merge-lowrank
+// adds L2·L1 into the weights. All are written atomically (export/staged_dir.h) and refuse an
+// existing output unless forced.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,10 +19,13 @@
 namespace loaq {
 
 struct ExportOptions {
-  std::string format = "gptq";  // gptq | hf
+  std::string format = "gptq";  // gptq | hf | peft
   std::string dtype;            // float16 | bfloat16 | float32; empty: the format's default
   bool force = false;
   uint64_t max_shard_bytes = kDefaultShardBytes;
+  bool merge_lowrank = false;          // hf: add each branch's L2·L1 into its weight
+  bool drop_branch_act_quant = false;  // peft / hf merge: accept losing the branch's A < 16
+  std::string base_model;              // peft: base_model_name_or_path (default: report's model)
 };
 
 struct ExportSummary {
@@ -28,6 +34,8 @@ struct ExportSummary {
   std::vector<std::string> files;  // written, relative to out
   int64_t quantized_linears = 0;
   nlohmann::ordered_json quantization_config;  // gptq only
+  int64_t lowrank_linears = 0;                 // branches written (peft) or merged (hf)
+  std::vector<std::string> notes;              // what the output does not carry, for the user
 };
 
 // GPTQ v1. Refuses what the format cannot represent: bit-widths other than 2, 3, 4, 8; real-valued
@@ -43,6 +51,17 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
 // are the quantize output's bytes, so `loaq eval` reproduces its perplexity exactly.
 ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
                         const ExportOptions& opt);
+
+// PEFT LoRA adapter of the low-rank branches: adapter_config.json (peft_type LORA, task_type
+// CAUSAL_LM, r, lora_alpha = r so that the scaling α/r is 1, target_modules, rank_pattern and
+// alpha_pattern for modules of another rank, base_model_name_or_path) and
+// adapter_model.safetensors with base_model.model.<module>.lora_A.weight [r, in] (= L1) and
+// .lora_B.weight [out, r] (= L2), dequantized from the codes, in float16 (default), bfloat16 or
+// float32. The base is the same directory exported with --format gptq or hf. A LoRA loader runs
+// the branch in floating point: a branch with activation bits < 16 is refused unless
+// drop_branch_act_quant (then a note says what is lost).
+ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
+                          const ExportOptions& opt);
 
 // Refuses an `out` that is the input directory itself.
 void check_out_is_not_input(const std::string& quant_dir, const std::string& out);

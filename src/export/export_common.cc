@@ -54,9 +54,12 @@ void check_out_is_not_input(const std::string& quant_dir, const std::string& out
 
 ExportSummary export_checkpoint(const std::string& quant_dir, const std::string& out,
                                 const ExportOptions& opt) {
+  if (opt.merge_lowrank && opt.format != "hf")
+    fail("--merge-lowrank applies to --format hf (got --format {})", opt.format);
   if (opt.format == "gptq") return export_gptq(quant_dir, out, opt);
   if (opt.format == "hf") return export_hf(quant_dir, out, opt);
-  fail("--format '{}': expected gptq or hf", opt.format);
+  if (opt.format == "peft") return export_peft(quant_dir, out, opt);
+  fail("--format '{}': expected gptq, hf or peft", opt.format);
 }
 
 }  // namespace loaq

@@ -200,6 +200,11 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
   sum.out = out;
   sum.dtype = torch_dtype_name(dt);
   sum.quantized_linears = int64_t(packed.size());
+  if (q.has_lowrank())
+    sum.notes.push_back(fmt::format(
+        "the {} low-rank branches are not in a GPTQ checkpoint: export them with --format peft "
+        "and load that adapter on this base",
+        q.lowrank_linears().size()));
   sum.quantization_config = qc;
   sum.files = write_sharded(dir.path().string(), plan, opt.max_shard_bytes, {{"format", "pt"}});
   nlohmann::ordered_json cfg = q.config_json();

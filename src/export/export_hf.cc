@@ -1,6 +1,11 @@
 // Fake-quantized Hugging Face checkpoint: the dequantized weights of a `loaq quantize` output in
 // a plain checkpoint directory.
+#include <fmt/format.h>
+
+#include <map>
+
 #include "core/error.h"
+#include "core/lowrank_branch.h"
 #include "export/export.h"
 #include "export/quant_dir.h"
 #include "export/staged_dir.h"
@@ -23,13 +28,49 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
     if (td == "float16" || td == "bfloat16" || td == "float32") dt = parse_float_dtype(td);
   }
   const SafetensorsFile& model = q.model();
+  // --merge-lowrank: W ← Q(W) + L2·L1 for each linear with a branch (its activation quantizer,
+  // if any, cannot be merged: refused unless dropped knowingly).
+  std::map<std::string, LowRankBranch> merge;
+  ExportSummary sum;
+  if (opt.merge_lowrank) {
+    if (!q.has_lowrank())
+      fail("{}: --merge-lowrank, but the model has no low-rank branch", q.dir());
+    int64_t act = 0;
+    for (const auto& n : q.lowrank_linears()) {
+      merge.emplace(n + ".weight", q.load_lowrank(n));
+      act += merge.at(n + ".weight").act_bits < 16;
+    }
+    if (act && !opt.drop_branch_act_quant)
+      fail(
+          "{}: {} low-rank branches quantize their activations (branch bits W,A with A < 16), "
+          "which merged weights cannot express; add --drop-branch-act-quant to merge them in "
+          "full precision anyway",
+          q.dir(), act);
+    if (act)
+      sum.notes.push_back(
+          fmt::format("lost: the per-token activation quantization of {} merged branches", act));
+    sum.lowrank_linears = int64_t(merge.size());
+  } else if (q.has_lowrank()) {
+    sum.notes.push_back(fmt::format(
+        "the {} low-rank branches are not in these weights: export them with --format peft, or "
+        "add --merge-lowrank",
+        q.lowrank_linears().size()));
+  }
   std::vector<PlannedTensor> plan;
-  for (const auto& t : model.tensors())
-    plan.push_back({t.name, dt, t.shape,
-                    [&model, &t, dt] { return float_bytes(model.read_f32(t), dt, t.name); }});
+  for (const auto& t : model.tensors()) {
+    const auto it = merge.find(t.name);
+    const LowRankBranch* b = it == merge.end() ? nullptr : &it->second;
+    plan.push_back({t.name, dt, t.shape, [&model, &t, dt, b] {
+                      Tensor w = model.read_f32(t);
+                      if (b) {
+                        const Tensor p = lowrank_product(*b);
+                        for (size_t i = 0; i < w.data.size(); ++i) w.data[i] += p.data[i];
+                      }
+                      return float_bytes(w, dt, t.name);
+                    }});
+  }
 
   StagedDir dir(out, opt.force);
-  ExportSummary sum;
   sum.out = out;
   sum.dtype = torch_dtype_name(dt);
   sum.quantized_linears = int64_t(q.linears().size());

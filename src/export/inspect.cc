@@ -302,8 +302,11 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
                       {"sym", q.meta().sym},
                       {"real_zero", q.meta().real_zero},
                       {"describe", q.meta().grid}};
-      if (opt.read_data)
+      if (q.has_lowrank()) lq["lowrank_linears"] = q.lowrank_linears().size();
+      if (opt.read_data) {
         for (const auto& n : q.linears()) (void)q.load_linear(n);
+        for (const auto& n : q.lowrank_linears()) (void)q.load_lowrank(n);
+      }
       if (q.report().contains("ppl")) lq["ppl"] = q.report()["ppl"];
       info["quantization"] = lq;
     } catch (const Error& e) {

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "io/json_file.h"
+#include "io/lowrank_state.h"
 
 namespace loaq {
 
@@ -56,11 +57,15 @@ void check_report(const nlohmann::ordered_json& r, const std::string& file) {
                   file, "");
   if (!r.contains("settings")) fail("{}: missing field 'settings'", file);
   const auto& s = r["settings"];
-  only_known_keys(
-      s,
-      {"method", "grid", "solver", "gptaq_alpha", "qronos_alpha", "loaq", "calibration",
-       "activations", "streams"},
-      file, "settings");
+  only_known_keys(s,
+                  {"method", "grid", "solver", "gptaq_alpha", "qronos_alpha", "loaq", "calibration",
+                   "activations", "lowrank", "streams"},
+                  file, "settings");
+  if (s.contains("lowrank"))
+    only_known_keys(s["lowrank"],
+                    {"rule", "rank", "first", "wbits", "abits", "weighted", "steps", "lr",
+                     "patience", "svd", "oversample", "power_iters", "seed", "describe"},
+                    file, "settings.lowrank");
   if (s.contains("activations") &&
       json_get_or<int>(s["activations"], "bits", file + " settings.activations", 16) != 16)
     fail("{}: the model quantizes activations (settings.activations.bits = {}); neither a GPTQ nor a "
@@ -189,7 +194,7 @@ QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
   std::map<std::string, std::string> m = state_->metadata();
   for (const auto& [k, v] : m)
     if (k != "producer" && k != "bits" && k != "group_size" && k != "sym" && k != "real_zero" &&
-        k != "grid" && k != "dequantize")
+        k != "grid" && k != "dequantize" && k != kLowRankMetaKey)
       fail(
           "{}: metadata '{}' is not known to this loaq version's exporter; refusing rather than "
           "ignoring it",
@@ -231,6 +236,7 @@ QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
   // Tensors: exactly <linear>.{codes,scale,zero,g_idx,perm} for linears of the architecture.
   std::map<std::string, std::set<std::string>> parts;
   for (const auto& t : state_->tensors()) {
+    if (is_lowrank_tensor(t.name)) continue;  // checked by lowrank_linears below
     const size_t dot = t.name.rfind('.');
     const std::string base = dot == std::string::npos ? t.name : t.name.substr(0, dot);
     const std::string suffix = dot == std::string::npos ? "" : t.name.substr(dot + 1);
@@ -246,6 +252,18 @@ QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
       fail("{}: linear '{}' lacks part of its state (codes, scale, zero, g_idx, perm)", sp, base);
     linears_.push_back(base);
   }
+  lowrank_ = ::loaq::lowrank_linears(*state_);
+  for (const auto& base : lowrank_)
+    if (!std::binary_search(expect.begin(), expect.end(), base + ".weight"))
+      fail("{}: a low-rank branch for '{}', which is not a linear of a {} model", sp, base,
+           config_.architecture);
+}
+
+LowRankBranch QuantDir::load_lowrank(const std::string& name) const {
+  if (!state_) fail("{}: no quant_state.safetensors", dir_);
+  const TensorInfo* w = model_->find(name + ".weight");
+  if (!w || w->shape.size() != 2) fail("{}: no 2-D weight '{}.weight'", model_->path(), name);
+  return read_lowrank_branch(*state_, name, w->shape[0], w->shape[1]);
 }
 
 LinearState QuantDir::load_linear(const std::string& name) const {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/lowrank_branch.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
 
@@ -58,13 +59,19 @@ class QuantDir {
   // permutation, and model.safetensors' weight equal to scale · (code − zero) element for element.
   LinearState load_linear(const std::string& name) const;
 
+  // The linears that carry a low-rank branch (io/lowrank_state.h), in name order.
+  const std::vector<std::string>& lowrank_linears() const { return lowrank_; }
+  bool has_lowrank() const { return !lowrank_.empty(); }
+  // Reads and checks one branch (shapes against the linear's weight, codes, scales).
+  LowRankBranch load_lowrank(const std::string& name) const;
+
  private:
   std::string dir_;
   nlohmann::ordered_json config_json_, report_;
   ModelConfig config_;
   std::unique_ptr<SafetensorsFile> model_, state_;
   QuantStateMeta meta_;
-  std::vector<std::string> linears_;
+  std::vector<std::string> linears_, lowrank_;
 };
 
 // Copies the tokenizer and generation files a Hugging Face directory may hold from `src` to `dst`.
