@@ -1,5 +1,7 @@
 #include "quant/solver.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -98,24 +100,59 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
                               const SolverConfig& cfg, const GptaqTerm* gptaq) {
   validate(grid);
   check_shapes(w_in, &h_in);
+  return gptq_quantize(w_in, h_in, gptq_factor(h_in, cfg), grid, cfg, gptaq);
+}
+
+namespace {
+
+// GPTAQ's P = α · triu₁(dXXT_p Uᵀ) · U in float32 (dXXT_p: dXXT in processing order, dead columns
+// zeroed), by two triangular products (2·N³ flops).
+std::vector<float> gptaq_p(const MatD& d, const GptqFactor& f, double alpha) {
+  const int64_t N = f.n;
+  std::vector<float> p(size_t(N * N));
+#pragma omp parallel for schedule(static) if (N > 256)
+  for (int64_t i = 0; i < N; ++i) {
+    const double* dr = d.row(f.perm[size_t(i)]);
+    float* pr = p.data() + i * N;
+    for (int64_t j = 0; j < N; ++j) {
+      const int32_t c = f.perm[size_t(j)];
+      pr[j] = f.dead[size_t(c)] ? 0.0f : float(dr[c]);
+    }
+  }
+  if (N == 0) return p;
+  cblas_strmm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, blasint(N),
+              blasint(N), 1.0f, f.u.data(), blasint(N), p.data(), blasint(N));  // dXXT_p Uᵀ
+  for (int64_t i = 0; i < N; ++i) std::fill_n(p.data() + i * N, i + 1, 0.0f);   // triu₁
+  cblas_strmm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, blasint(N),
+              blasint(N), float(alpha), f.u.data(), blasint(N), p.data(), blasint(N));
+  return p;
+}
+
+}  // namespace
+
+QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFactor& f,
+                              const GridConfig& grid, const SolverConfig& cfg,
+                              const GptaqTerm* gptaq) {
+  validate(grid);
+  check_shapes(w_in, &h_in);
   if (cfg.blocksize < 1) fail("solver: block size must be positive (got {})", cfg.blocksize);
   const int64_t M = w_in.rows(), N = w_in.cols(), G = n_groups(grid, N);
+  if (f.n != N || f.u.size() != size_t(N * N))
+    fail("solver: the Hessian factor is for {} inputs, the weight has {}", f.n, N);
   const int64_t gs = grid.group < 0 ? N : grid.group;
   const bool grouped = grid.group > 0;
   for (float v : w_in.data)
     if (!std::isfinite(v)) fail("solver: the target weight holds a non-finite value");
+  if (gptaq && (!gptaq->dxxt || gptaq->dxxt->rows != N || gptaq->dxxt->cols != N))
+    fail("GPTAQ: dXXT must be {}×{}", N, N);
 
   QuantizedLinear r;
   r.scale = Tensor({M, G});
   r.zero = Tensor({M, G});
-  Tensor W = w_in;
-  MatD H = h_in;
-  MatD D;  // GPTAQ's dXXT
-  if (gptaq) {
-    if (!gptaq->dxxt || gptaq->dxxt->rows != N || gptaq->dxxt->cols != N)
-      fail("GPTAQ: dXXT must be {}×{}", N, N);
-    D = *gptaq->dxxt;
-  }
+  r.damp = f.damp;
+  r.damp_raises = f.damp_raises;
+  r.dead_columns = f.dead_columns;
+  r.perm = f.perm;
 
   // NeUQI: weights diag(H + λI) of the undamped H as given; its grids are fitted once before the
   // solve (the reference's init_param), so groups are static.
@@ -125,63 +162,37 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
   const bool static_groups = cfg.static_groups || grid.neuqi();
 
   // Per-channel grid: fitted once on the weight as given (before dead columns are zeroed).
-  if (!grouped) fit_group(grid, W, 0, N, 0, r, hdiag);
+  if (!grouped) fit_group(grid, w_in, 0, N, 0, r, hdiag);
 
-  // Dead inputs: diag H = 0 → H_ii = 1 and the column's weight zeroed (gptq.py).
-  for (int64_t i = 0; i < N; ++i) {
-    if (H(i, i) == 0.0) {
-      H(i, i) = 1.0;
-      for (int64_t row = 0; row < M; ++row) W.data[size_t(row * N + i)] = 0.0f;
-      if (gptaq)
-        for (int64_t row = 0; row < N; ++row) D(row, i) = 0.0;
-      ++r.dead_columns;
-    }
+  // Dead inputs: their weights are zeroed (gptq.py; H_ii = 1 is in the factor).
+  Tensor W0;  // the weight with dead columns zeroed, original order (for static groups)
+  const Tensor* wz = &w_in;
+  if (f.dead_columns > 0) {
+    W0 = w_in;
+    for (int64_t row = 0; row < M; ++row)
+      for (int64_t i = 0; i < N; ++i)
+        if (f.dead[size_t(i)]) W0.data[size_t(row * N + i)] = 0.0f;
+    wz = &W0;
   }
 
   // Static groups: grids of the original column groups, before any permutation or update.
   if (grouped && static_groups) {
     for (int64_t g = 0; g < G; ++g)
-      fit_group(grid, W, g * gs, std::min(N, (g + 1) * gs), g, r, hdiag);
+      fit_group(grid, *wz, g * gs, std::min(N, (g + 1) * gs), g, r, hdiag);
   }
 
-  // Act-order: descending diag H (stable for ties).
-  r.perm.resize(size_t(N));
-  std::iota(r.perm.begin(), r.perm.end(), 0);
-  if (cfg.act_order) {
-    std::stable_sort(r.perm.begin(), r.perm.end(), [&](int32_t a, int32_t b) { return H(a, a) > H(b, b); });
-    Tensor Wp({M, N});
-    MatD Hp(N, N), Dp;
-    if (gptaq) Dp = MatD(N, N);
-    for (int64_t row = 0; row < M; ++row)
-      for (int64_t k = 0; k < N; ++k) Wp.data[size_t(row * N + k)] = W.data[size_t(row * N + r.perm[size_t(k)])];
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t j = 0; j < N; ++j) {
-        Hp(i, j) = H(r.perm[size_t(i)], r.perm[size_t(j)]);
-        if (gptaq) Dp(i, j) = D(r.perm[size_t(i)], r.perm[size_t(j)]);
-      }
-    W = std::move(Wp);
-    H = std::move(Hp);
-    if (gptaq) D = std::move(Dp);
+  // W in processing order (act-order permutation), updated in place block by block.
+  Tensor W({M, N});
+  for (int64_t row = 0; row < M; ++row) {
+    const float* src = wz->row(row);
+    float* dst = W.row(row);
+    for (int64_t k = 0; k < N; ++k) dst[k] = src[r.perm[size_t(k)]];
   }
+  W0 = Tensor();
 
-  // Hinv = upper Cholesky factor of (H + λI)⁻¹, λ = percdamp · mean(diag H).
-  double mean_diag = 0;
-  for (int64_t i = 0; i < N; ++i) mean_diag += H(i, i);
-  mean_diag /= double(N);
-  r.damp = cfg.percdamp * mean_diag;
-  const MatD U = inverse_cholesky_upper(H, r.damp, r.damp_raises);
-  std::vector<float> Uf(U.data.begin(), U.data.end());
-
-  // GPTAQ: P = α · triu₁(dXXT Uᵀ) · U.
-  std::vector<float> Pf;
-  if (gptaq) {
-    MatD A = matmul(D, false, U, true);
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t j = 0; j <= i; ++j) A(i, j) = 0.0;
-    MatD P = matmul(A, false, U, false);
-    Pf.resize(P.data.size());
-    for (size_t i = 0; i < P.data.size(); ++i) Pf[i] = float(gptaq->alpha * P.data[i]);
-  }
+  const std::vector<float>& U = f.u;
+  const std::vector<float> P =
+      gptaq ? gptaq_p(*gptaq->dxxt, f, gptaq->alpha) : std::vector<float>();
 
   Tensor Qp({M, N});
   std::vector<int32_t> codes_p(size_t(M * N));
@@ -190,8 +201,8 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
   std::vector<float> W1, Err1;
   for (int64_t i1 = 0; i1 < N; i1 += B) {
     const int64_t i2 = std::min(N, i1 + B), count = i2 - i1;
-    W1.assign(size_t(M * count), 0.0f);
-    Err1.assign(size_t(M * count), 0.0f);
+    W1.resize(size_t(M * count));
+    Err1.resize(size_t(M * count));
     for (int64_t row = 0; row < M; ++row)
       std::copy_n(W.row(row) + i1, count, W1.data() + row * count);
 
@@ -207,7 +218,7 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
           !grouped ? 0 : int32_t(static_groups ? r.perm[size_t(col)] / gs : col / gs);
     }
 
-    // Rows are independent inside a block.
+    // The column loop touches only the block. Rows are independent inside a block.
 #pragma omp parallel for schedule(static) if (M * count * count > 65536)
     for (int64_t row = 0; row < M; ++row) {
       float* w1 = W1.data() + row * count;
@@ -220,11 +231,11 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
         const float q = dequantize(code, sc, ze);
         Qp.data[size_t(row * N + col)] = q;
         codes_p[size_t(row * N + col)] = int32_t(code);
-        const float d = Uf[size_t(col * N + col)];
+        const float d = U[size_t(col * N + col)];
         const float err = (wv - q) / d;
-        const float* urow = Uf.data() + col * N + i1;
+        const float* urow = U.data() + col * N + i1;
         if (gptaq) {
-          const float* prow = Pf.data() + col * N + i1;
+          const float* prow = P.data() + col * N + i1;
           for (int64_t j = i; j < count; ++j) w1[j] -= err * urow[j] - wv * prow[j];
         } else {
           for (int64_t j = i; j < count; ++j) w1[j] -= err * urow[j];
@@ -233,18 +244,15 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
       }
     }
 
-    // Lazy update of the remaining columns: W[:, i2:] -= Err1 · U[i1:i2, i2:] (− W1 · P[i1:i2, i2:]).
+    // Lazy update of the remaining columns, one sgemm into W: W[:, i2:] -= Err1 · U[i1:i2, i2:]
+    // (GPTAQ: and += W1 · P[i1:i2, i2:]).
     const int64_t rest = N - i2;
     if (rest > 0) {
-      std::vector<float> T(size_t(M * rest));
-      gemm(false, false, M, rest, count, 1.0f, Err1.data(), count, Uf.data() + i1 * N + i2, N, 0.0f, T.data(), rest);
+      gemm(false, false, M, rest, count, -1.0f, Err1.data(), count, U.data() + i1 * N + i2, N, 1.0f,
+           W.row(0) + i2, N);
       if (gptaq)
-        gemm(false, false, M, rest, count, -1.0f, W1.data(), count, Pf.data() + i1 * N + i2, N, 1.0f, T.data(), rest);
-      for (int64_t row = 0; row < M; ++row) {
-        float* wr = W.row(row) + i2;
-        const float* tr = T.data() + row * rest;
-        for (int64_t j = 0; j < rest; ++j) wr[j] -= tr[j];
-      }
+        gemm(false, false, M, rest, count, 1.0f, W1.data(), count, P.data() + i1 * N + i2, N, 1.0f,
+             W.row(0) + i2, N);
     }
   }
 
@@ -252,14 +260,14 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
   r.q = Tensor({M, N});
   r.codes.assign(size_t(M * N), 0);
   r.g_idx.assign(size_t(N), 0);
-  for (int64_t k = 0; k < N; ++k) {
-    const int64_t c = r.perm[size_t(k)];
-    r.g_idx[size_t(c)] = group_of_step[size_t(k)];
-    for (int64_t row = 0; row < M; ++row) {
+  for (int64_t k = 0; k < N; ++k) r.g_idx[size_t(r.perm[size_t(k)])] = group_of_step[size_t(k)];
+#pragma omp parallel for schedule(static) if (M * N > 65536)
+  for (int64_t row = 0; row < M; ++row)
+    for (int64_t k = 0; k < N; ++k) {
+      const int64_t c = r.perm[size_t(k)];
       r.q.data[size_t(row * N + c)] = Qp.data[size_t(row * N + k)];
       r.codes[size_t(row * N + c)] = codes_p[size_t(row * N + k)];
     }
-  }
   for (float v : r.q.data)
     if (!std::isfinite(v)) fail("solver: non-finite value in the quantized weight (damping {:.3g})", r.damp);
   return r;
