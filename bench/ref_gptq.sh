@@ -16,13 +16,14 @@ THREADS=${2:-2}
 SHAPES=${3:-"4096x4096 4096x14336"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOAQ=${LOAQ:-$ROOT/build/release/loaq}
+PY=${PYTHON:-/usr/bin/python3}  # Debian's python3, where python3-torch installs
 
 if [ -z "$GPTQ" ] || [ ! -f "$GPTQ/gptq.py" ] || [ ! -f "$GPTQ/quant.py" ]; then
   echo "ref_gptq.sh is a benchmark: it needs a checkout of IST-DASLab/gptq (commit 2d65066) as its" >&2
   echo "first argument (a directory holding gptq.py and quant.py); got '${GPTQ}'. Stopping." >&2
   exit 2
 fi
-if ! python3 -c "import torch" 2>/dev/null; then
+if ! "$PY" -c "import torch" 2>/dev/null; then
   echo "ref_gptq.sh is a benchmark: it needs torch for python3 (Debian: apt-get install python3-torch)." >&2
   echo "Stopping." >&2
   exit 2
@@ -41,13 +42,13 @@ export OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive
 for shape in $SHAPES; do
   M=${shape%x*}
   N=${shape#*x}
-  python3 "$ROOT/bench/ref_gptq_driver.py" --gptq "$GPTQ" --rows "$M" --cols "$N" \
+  "$PY" "$ROOT/bench/ref_gptq_driver.py" --gptq "$GPTQ" --rows "$M" --cols "$N" \
     --threads "$THREADS" --out "$WORK" | tee "$WORK/ref.txt"
   start=$(date +%s.%N)
   "$LOAQ" layer --problem "$WORK/problem.safetensors" --method gptq --wbits 3 \
     --threads "$THREADS" --out "$WORK/ours.safetensors" > "$WORK/ours.json"
   end=$(date +%s.%N)
-  python3 - "$WORK" "$start" "$end" "$M" "$N" "$THREADS" <<'PY'
+  "$PY" - "$WORK" "$start" "$end" "$M" "$N" "$THREADS" <<'PY'
 import json, struct, sys
 import torch
 work, start, end, M, N, threads = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:]
