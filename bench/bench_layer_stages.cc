@@ -3,7 +3,8 @@
 // activations of the right shapes (no checkpoint): the statistics H, C, S of each sub-layer's
 // inputs (fp32 products per 2048-row chunk summed in fp64) and each solve (GPTQ, GPTAQ, Qronos,
 // LoaQ's target + GPTQ). Each figure is given as GFLOP/s and as a fraction of the sgemm rate
-// measured just before it (4096³), since the machine is shared.
+// measured just before it (4096³), since the machine is shared; and the same per second of process
+// CPU time (all threads), which an oversubscribed machine distorts less.
 //   ./build/release/loaq_bench_layer_stages [--windows 16] [--seqlen 2048] [--stages stats,gptq,
 //       gptaq,qronos,loaq] [--linears qkv,o,gateup,down] [--threads N]
 // FLOPs counted: H T·N·(N+1); C and S 2·T·N·M; GPTQ M·N² (trailing updates) + 2/3·N³ (one
@@ -15,6 +16,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -41,16 +43,30 @@ std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
   return v;
 }
 
-// The sgemm rate now, GFLOP/s (best of two 4096³ products).
-double sgemm_rate() {
+// Process CPU time (all threads), seconds.
+double cpu_now() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+struct Rate {
+  double wall, cpu;  // GFLOP per wall second, per process-CPU second
+};
+
+// The sgemm rate now (best of two 4096³ products).
+Rate sgemm_rate() {
   static const auto a = randn(size_t(4096) * 4096, 1), b = randn(size_t(4096) * 4096, 2);
   static std::vector<float> c(size_t(4096) * 4096);
-  double best = 0;
+  Rate best{0, 0};
   for (int r = 0; r < 2; ++r) {
     const auto t = Clock::now();
+    const double c0 = cpu_now();
     loaq::gemm(false, false, 4096, 4096, 4096, 1.0f, a.data(), 4096, b.data(), 4096, 0.0f, c.data(),
                4096);
-    best = std::max(best, 2.0 * 4096.0 * 4096.0 * 4096.0 / since(t) / 1e9);
+    const double g = 2.0 * 4096.0 * 4096.0 * 4096.0 / 1e9;
+    best.wall = std::max(best.wall, g / since(t));
+    best.cpu = std::max(best.cpu, g / (cpu_now() - c0));
   }
   return best;
 }
@@ -58,12 +74,17 @@ double sgemm_rate() {
 // Runs f once after measuring the sgemm rate; returns f's seconds.
 template <class F>
 double stage(const std::string& name, double flops, F&& f) {
-  const double peak = sgemm_rate();
+  const Rate peak = sgemm_rate();
   const auto t = Clock::now();
+  const double c0 = cpu_now();
   f();
-  const double s = since(t);
-  fmt::print("{:<34} {:8.2f} s {:8.1f} GFLOP/s = {:5.1f}% of sgemm {:6.1f} GFLOP/s\n", name, s,
-             flops / 1e9 / s, 100.0 * flops / 1e9 / s / peak, peak);
+  const double s = since(t), cpu = cpu_now() - c0;
+  fmt::print(
+      "{:<34} {:8.2f} s {:8.1f} GFLOP/s = {:5.1f}% of sgemm {:6.1f} GFLOP/s | per CPU-s {:5.1f}% "
+      "of "
+      "sgemm's {:6.1f}\n",
+      name, s, flops / 1e9 / s, 100.0 * flops / 1e9 / s / peak.wall, peak.wall,
+      100.0 * flops / 1e9 / cpu / peak.cpu, peak.cpu);
   std::fflush(stdout);
   return s;
 }

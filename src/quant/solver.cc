@@ -8,6 +8,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/simd.h"
 
 namespace loaq {
 
@@ -128,6 +129,41 @@ std::vector<float> gptaq_p(const MatD& d, const GptqFactor& f, double alpha) {
   return p;
 }
 
+// What the column loop of one block reads, shared by its rows.
+struct BlockRow {
+  const GridConfig* grid;
+  int64_t count, i1, n, groups;
+  const float* u;        // [n, n]
+  const float* p;        // GPTAQ's P [n, n] or nullptr
+  const int32_t* group;  // group of each step
+  const int32_t* perm;   // input of each step
+};
+
+// One row of a block (gptq.py's inner loop): each column coded in turn, its error spread over the
+// rest of the block. Compiled for AVX-512 and AVX2 too (core/simd.h); this file is built with
+// -ffp-contract=off so that, as in the reference, each product is rounded before it is subtracted.
+LOAQ_SIMD_CLONES void block_row(const BlockRow& b, float* w1, float* e1, const float* scale,
+                                const float* zero, float* q_row, int32_t* code_row) {
+  for (int64_t i = 0; i < b.count; ++i) {
+    const int64_t col = b.i1 + i, g = b.group[col];
+    const float sc = scale[g], ze = zero[g];
+    const float wv = w1[i];
+    const float code = quantize_code(*b.grid, wv, sc, ze);
+    const float q = dequantize(code, sc, ze);
+    q_row[b.perm[col]] = q;
+    code_row[b.perm[col]] = int32_t(code);
+    const float* urow = b.u + col * b.n + b.i1;
+    const float err = (wv - q) / urow[i];
+    if (b.p) {
+      const float* prow = b.p + col * b.n + b.i1;
+      for (int64_t j = i; j < b.count; ++j) w1[j] -= err * urow[j] - wv * prow[j];
+    } else {
+      for (int64_t j = i; j < b.count; ++j) w1[j] -= err * urow[j];
+    }
+    e1[i] = err;
+  }
+}
+
 }  // namespace
 
 QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFactor& f,
@@ -194,8 +230,9 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFa
   const std::vector<float> P =
       gptaq ? gptaq_p(*gptaq->dxxt, f, gptaq->alpha) : std::vector<float>();
 
-  Tensor Qp({M, N});
-  std::vector<int32_t> codes_p(size_t(M * N));
+  // Codes and values are written in the original column order as they are found.
+  r.q = Tensor({M, N});
+  r.codes.assign(size_t(M * N), 0);
   std::vector<int32_t> group_of_step(static_cast<size_t>(N));  // group whose grid coded step k
   const int64_t B = cfg.blocksize;
   std::vector<float> W1, Err1;
@@ -219,30 +256,13 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFa
     }
 
     // The column loop touches only the block. Rows are independent inside a block.
+    const BlockRow br{&grid, count, i1, N, G, U.data(), gptaq ? P.data() : nullptr,
+                      group_of_step.data(), r.perm.data()};
 #pragma omp parallel for schedule(static) if (M * count * count > 65536)
-    for (int64_t row = 0; row < M; ++row) {
-      float* w1 = W1.data() + row * count;
-      float* e1 = Err1.data() + row * count;
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t col = i1 + i, g = group_of_step[size_t(col)];
-        const float sc = r.scale.data[size_t(row * G + g)], ze = r.zero.data[size_t(row * G + g)];
-        const float wv = w1[i];
-        const float code = quantize_code(grid, wv, sc, ze);
-        const float q = dequantize(code, sc, ze);
-        Qp.data[size_t(row * N + col)] = q;
-        codes_p[size_t(row * N + col)] = int32_t(code);
-        const float d = U[size_t(col * N + col)];
-        const float err = (wv - q) / d;
-        const float* urow = U.data() + col * N + i1;
-        if (gptaq) {
-          const float* prow = P.data() + col * N + i1;
-          for (int64_t j = i; j < count; ++j) w1[j] -= err * urow[j] - wv * prow[j];
-        } else {
-          for (int64_t j = i; j < count; ++j) w1[j] -= err * urow[j];
-        }
-        e1[i] = err;
-      }
-    }
+    for (int64_t row = 0; row < M; ++row)
+      block_row(br, W1.data() + row * count, Err1.data() + row * count,
+                r.scale.data.data() + row * G, r.zero.data.data() + row * G,
+                r.q.data.data() + row * N, r.codes.data() + row * N);
 
     // Lazy update of the remaining columns, one sgemm into W: W[:, i2:] -= Err1 · U[i1:i2, i2:]
     // (GPTAQ: and += W1 · P[i1:i2, i2:]).
@@ -256,18 +276,8 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFa
     }
   }
 
-  // Back to the original column order.
-  r.q = Tensor({M, N});
-  r.codes.assign(size_t(M * N), 0);
   r.g_idx.assign(size_t(N), 0);
   for (int64_t k = 0; k < N; ++k) r.g_idx[size_t(r.perm[size_t(k)])] = group_of_step[size_t(k)];
-#pragma omp parallel for schedule(static) if (M * N > 65536)
-  for (int64_t row = 0; row < M; ++row)
-    for (int64_t k = 0; k < N; ++k) {
-      const int64_t c = r.perm[size_t(k)];
-      r.q.data[size_t(row * N + c)] = Qp.data[size_t(row * N + k)];
-      r.codes[size_t(row * N + c)] = codes_p[size_t(row * N + k)];
-    }
   for (float v : r.q.data)
     if (!std::isfinite(v)) fail("solver: non-finite value in the quantized weight (damping {:.3g})", r.damp);
   return r;
