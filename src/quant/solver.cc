@@ -129,39 +129,99 @@ std::vector<float> gptaq_p(const MatD& d, const GptqFactor& f, double alpha) {
   return p;
 }
 
-// What the column loop of one block reads, shared by its rows.
-struct BlockRow {
+// What the column loop of one block reads. The block is held transposed, [count, M] (a column of
+// W per row of the block), so that the loop runs across rows in vector lanes, as gptq.py does
+// on W1[:, i].
+struct BlockCols {
   const GridConfig* grid;
-  int64_t count, i1, n, groups;
+  int64_t count, i1, n, m;
   const float* u;        // [n, n]
   const float* p;        // GPTAQ's P [n, n] or nullptr
   const int32_t* group;  // group of each step
-  const int32_t* perm;   // input of each step
+  const float* scale_t;  // [groups, m]
+  const float* zero_t;   // [groups, m]
 };
 
-// One row of a block (gptq.py's inner loop): each column coded in turn, its error spread over the
-// rest of the block. Compiled for AVX-512 and AVX2 too (core/simd.h); this file is built with
-// -ffp-contract=off so that, as in the reference, each product is rounded before it is subtracted.
-LOAQ_SIMD_CLONES void block_row(const BlockRow& b, float* w1, float* e1, const float* scale,
-                                const float* zero, float* q_row, int32_t* code_row) {
+// Rows [r0, r1) of a block (gptq.py's inner loop): each column coded in turn, its error spread
+// over the rest of the block. wt, et, qt, ct: [count, m]; wv: [m] scratch. Compiled for AVX-512
+// and AVX2 too (core/simd.h); this file is built with -ffp-contract=off so that, as in the
+// reference, each product is rounded before it is subtracted.
+LOAQ_SIMD_CLONES void block_columns(const BlockCols& b, int64_t r0, int64_t r1, float* wt,
+                                    float* et, float* qt, int32_t* ct, float* wv) {
+  const bool real_zero = b.grid->zero_in_rounding();  // quantize_code(grid, ...), hoisted
+  const float qmin = b.grid->qmin(), qmax = b.grid->qmax();
   for (int64_t i = 0; i < b.count; ++i) {
-    const int64_t col = b.i1 + i, g = b.group[col];
-    const float sc = scale[g], ze = zero[g];
-    const float wv = w1[i];
-    const float code = quantize_code(*b.grid, wv, sc, ze);
-    const float q = dequantize(code, sc, ze);
-    q_row[b.perm[col]] = q;
-    code_row[b.perm[col]] = int32_t(code);
+    const int64_t col = b.i1 + i;
+    const float* __restrict sc = b.scale_t + b.group[col] * b.m;
+    const float* __restrict ze = b.zero_t + b.group[col] * b.m;
     const float* urow = b.u + col * b.n + b.i1;
-    const float err = (wv - q) / urow[i];
+    const float d = urow[i];
+    float* __restrict wi = wt + i * b.m;
+    float* __restrict ei = et + i * b.m;
+    float* __restrict qi = qt + i * b.m;
+    int32_t* __restrict ci = ct + i * b.m;
+    float* __restrict wvr = wv;
+    if (real_zero) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float w = wi[r];
+        const float code = quantize_code_real_zero(w, sc[r], ze[r], qmin, qmax);
+        const float q = dequantize(code, sc[r], ze[r]);
+        qi[r] = q;
+        ci[r] = int32_t(code);
+        ei[r] = (w - q) / d;
+        wvr[r] = w;
+      }
+    } else {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float w = wi[r];
+        const float code = quantize_code(w, sc[r], ze[r], qmin, qmax);
+        const float q = dequantize(code, sc[r], ze[r]);
+        qi[r] = q;
+        ci[r] = int32_t(code);
+        ei[r] = (w - q) / d;
+        wvr[r] = w;
+      }
+    }
     if (b.p) {
       const float* prow = b.p + col * b.n + b.i1;
-      for (int64_t j = i; j < b.count; ++j) w1[j] -= err * urow[j] - wv * prow[j];
+      for (int64_t j = i; j < b.count; ++j) {
+        float* __restrict wj = wt + j * b.m;
+        const float uj = urow[j], pj = prow[j];
+        for (int64_t r = r0; r < r1; ++r) wj[r] -= ei[r] * uj - wvr[r] * pj;
+      }
     } else {
-      for (int64_t j = i; j < b.count; ++j) w1[j] -= err * urow[j];
+      for (int64_t j = i; j < b.count; ++j) {
+        float* __restrict wj = wt + j * b.m;
+        const float uj = urow[j];
+        for (int64_t r = r0; r < r1; ++r) wj[r] -= ei[r] * uj;
+      }
     }
-    e1[i] = err;
   }
+}
+
+constexpr int64_t kTile = 32;  // tiles of the transposes
+
+// dst[k, row] = src[row, cols[k]] for k < ncols, src [rows, ld_src] (dst [ncols, rows]).
+void transpose_cols(const float* src, int64_t ld_src, int64_t rows, const int32_t* cols,
+                    int64_t ncols, float* dst) {
+#pragma omp parallel for schedule(static) if (rows * ncols > 65536)
+  for (int64_t k0 = 0; k0 < ncols; k0 += kTile)
+    for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+      for (int64_t k = k0; k < std::min(ncols, k0 + kTile); ++k)
+        for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+          dst[k * rows + r] = src[r * ld_src + cols[k]];
+}
+
+// dst[row, cols[k]] = src[k, row] for k < ncols (src [ncols, rows], dst row stride ld_dst).
+template <class T>
+void scatter_cols(const T* src, int64_t rows, const int32_t* cols, int64_t ncols, T* dst,
+                  int64_t ld_dst) {
+#pragma omp parallel for schedule(static) if (rows * ncols > 65536)
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t k0 = 0; k0 < ncols; k0 += kTile)
+      for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+        for (int64_t k = k0; k < std::min(ncols, k0 + kTile); ++k)
+          dst[r * ld_dst + cols[k]] = src[k * rows + r];
 }
 
 }  // namespace
@@ -217,31 +277,40 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFa
       fit_group(grid, *wz, g * gs, std::min(N, (g + 1) * gs), g, r, hdiag);
   }
 
-  // W in processing order (act-order permutation), updated in place block by block.
-  Tensor W({M, N});
-  for (int64_t row = 0; row < M; ++row) {
-    const float* src = wz->row(row);
-    float* dst = W.row(row);
-    for (int64_t k = 0; k < N; ++k) dst[k] = src[r.perm[size_t(k)]];
-  }
+  // W in processing order (act-order permutation), transposed: Wt[k, row] = W[row, perm k]; a
+  // block of columns is then a block of rows, updated in place.
+  std::vector<float> Wt(size_t(N * M));
+  transpose_cols(wz->ptr(), N, M, r.perm.data(), N, Wt.data());
   W0 = Tensor();
 
   const std::vector<float>& U = f.u;
   const std::vector<float> P =
       gptaq ? gptaq_p(*gptaq->dxxt, f, gptaq->alpha) : std::vector<float>();
 
-  // Codes and values are written in the original column order as they are found.
   r.q = Tensor({M, N});
   r.codes.assign(size_t(M * N), 0);
   std::vector<int32_t> group_of_step(static_cast<size_t>(N));  // group whose grid coded step k
+  // The grids transposed, [groups, M], for the column loop; refreshed as dynamic groups are fitted.
+  std::vector<float> scale_t(size_t(G * M)), zero_t(size_t(G * M));
+  const auto refresh_grid = [&](int64_t g0, int64_t g1) {
+    for (int64_t row = 0; row < M; ++row)
+      for (int64_t g = g0; g < g1; ++g) {
+        scale_t[size_t(g * M + row)] = r.scale.data[size_t(row * G + g)];
+        zero_t[size_t(g * M + row)] = r.zero.data[size_t(row * G + g)];
+      }
+  };
+  if (!grouped || static_groups) refresh_grid(0, G);
   const int64_t B = cfg.blocksize;
-  std::vector<float> W1, Err1;
+  constexpr int64_t kRows = 256;  // rows per task of the column loop: the block stays in cache
+  std::vector<float> Et, Qt, wv(static_cast<size_t>(M));
+  std::vector<int32_t> Ct, iota_cols(static_cast<size_t>(std::min(N, std::max<int64_t>(gs, 1))));
+  std::iota(iota_cols.begin(), iota_cols.end(), 0);
   for (int64_t i1 = 0; i1 < N; i1 += B) {
     const int64_t i2 = std::min(N, i1 + B), count = i2 - i1;
-    W1.resize(size_t(M * count));
-    Err1.resize(size_t(M * count));
-    for (int64_t row = 0; row < M; ++row)
-      std::copy_n(W.row(row) + i1, count, W1.data() + row * count);
+    float* W1 = Wt.data() + i1 * M;  // the block, [count, M]
+    Et.resize(size_t(count * M));
+    Qt.resize(size_t(count * M));
+    Ct.resize(size_t(count * M));
 
     // Dynamic groups are fitted when their first column comes up, from the block-stale W (W is
     // only updated at block ends), exactly as gptq.py does; so they can be fitted column-group by
@@ -249,30 +318,45 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFa
     for (int64_t i = 0; i < count; ++i) {
       const int64_t col = i1 + i;
       if (grouped && !static_groups && col % gs == 0) {
-        fit_group(grid, W, col, std::min(N, col + gs), col / gs, r);
+        const int64_t c1 = std::min(N, col + gs);
+        Tensor wg({M, c1 - col});  // W[:, col:c1] from the transposed copy
+        scatter_cols(Wt.data() + col * M, M, iota_cols.data(), c1 - col, wg.ptr(), c1 - col);
+        fit_group(grid, wg, 0, c1 - col, col / gs, r);
+        refresh_grid(col / gs, col / gs + 1);
       }
       group_of_step[size_t(col)] =
           !grouped ? 0 : int32_t(static_groups ? r.perm[size_t(col)] / gs : col / gs);
     }
 
     // The column loop touches only the block. Rows are independent inside a block.
-    const BlockRow br{&grid, count, i1, N, G, U.data(), gptaq ? P.data() : nullptr,
-                      group_of_step.data(), r.perm.data()};
+    const BlockCols bc{&grid,
+                       count,
+                       i1,
+                       N,
+                       M,
+                       U.data(),
+                       gptaq ? P.data() : nullptr,
+                       group_of_step.data(),
+                       scale_t.data(),
+                       zero_t.data()};
+    const int64_t tasks = (M + kRows - 1) / kRows;
 #pragma omp parallel for schedule(static) if (M * count * count > 65536)
-    for (int64_t row = 0; row < M; ++row)
-      block_row(br, W1.data() + row * count, Err1.data() + row * count,
-                r.scale.data.data() + row * G, r.zero.data.data() + row * G,
-                r.q.data.data() + row * N, r.codes.data() + row * N);
+    for (int64_t t = 0; t < tasks; ++t)
+      block_columns(bc, t * kRows, std::min(M, (t + 1) * kRows), W1, Et.data(), Qt.data(),
+                    Ct.data(), wv.data());
+    // Codes and values to the original column order.
+    scatter_cols(Qt.data(), M, r.perm.data() + i1, count, r.q.ptr(), N);
+    scatter_cols(Ct.data(), M, r.perm.data() + i1, count, r.codes.data(), N);
 
-    // Lazy update of the remaining columns, one sgemm into W: W[:, i2:] -= Err1 · U[i1:i2, i2:]
-    // (GPTAQ: and += W1 · P[i1:i2, i2:]).
+    // Lazy update of the remaining columns, one sgemm: W[:, i2:] -= Err1 · U[i1:i2, i2:] (GPTAQ:
+    // and += W1 · P[i1:i2, i2:]), in the transposed layout: Wt[i2:] -= U[i1:i2, i2:]ᵀ · Et.
     const int64_t rest = N - i2;
     if (rest > 0) {
-      gemm(false, false, M, rest, count, -1.0f, Err1.data(), count, U.data() + i1 * N + i2, N, 1.0f,
-           W.row(0) + i2, N);
+      gemm(true, false, rest, M, count, -1.0f, U.data() + i1 * N + i2, N, Et.data(), M, 1.0f,
+           Wt.data() + i2 * M, M);
       if (gptaq)
-        gemm(false, false, M, rest, count, 1.0f, W1.data(), count, P.data() + i1 * N + i2, N, 1.0f,
-             W.row(0) + i2, N);
+        gemm(true, false, rest, M, count, 1.0f, P.data() + i1 * N + i2, N, W1, M, 1.0f,
+             Wt.data() + i2 * M, M);
     }
   }
 
