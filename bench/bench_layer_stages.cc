@@ -3,7 +3,7 @@
 // activations of the right shapes (no checkpoint): the statistics H, C, S of each sub-layer's
 // inputs (fp32 products per 2048-row chunk summed in fp64) and each solve (GPTQ, GPTAQ, Qronos,
 // LoaQ's target + GPTQ). Each figure is given as GFLOP/s and as a fraction of the sgemm rate
-// measured just before it (4096³), since the machine is shared; and the same per second of process
+// measured just before it (2048³), since the machine is shared; and the same per second of process
 // CPU time (all threads), which an oversubscribed machine distorts less.
 //   ./build/release/loaq_bench_layer_stages [--windows 16] [--seqlen 2048] [--stages stats,gptq,
 //       gptaq,qronos,loaq] [--linears qkv,o,gateup,down] [--threads N]
@@ -54,17 +54,17 @@ struct Rate {
   double wall, cpu;  // GFLOP per wall second, per process-CPU second
 };
 
-// The sgemm rate now (best of two 4096³ products).
+// The sgemm rate now (best of two 2048³ products).
 Rate sgemm_rate() {
-  static const auto a = randn(size_t(4096) * 4096, 1), b = randn(size_t(4096) * 4096, 2);
-  static std::vector<float> c(size_t(4096) * 4096);
+  static const auto a = randn(size_t(2048) * 2048, 1), b = randn(size_t(2048) * 2048, 2);
+  static std::vector<float> c(size_t(2048) * 2048);
   Rate best{0, 0};
   for (int r = 0; r < 2; ++r) {
     const auto t = Clock::now();
     const double c0 = cpu_now();
-    loaq::gemm(false, false, 4096, 4096, 4096, 1.0f, a.data(), 4096, b.data(), 4096, 0.0f, c.data(),
+    loaq::gemm(false, false, 2048, 2048, 2048, 1.0f, a.data(), 2048, b.data(), 2048, 0.0f, c.data(),
                4096);
-    const double g = 2.0 * 4096.0 * 4096.0 * 4096.0 / 1e9;
+    const double g = 2.0 * 2048.0 * 2048.0 * 2048.0 / 1e9;
     best.wall = std::max(best.wall, g / since(t));
     best.cpu = std::max(best.cpu, g / (cpu_now() - c0));
   }
