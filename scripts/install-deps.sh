@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git
-  libopenblas-openmp-dev liblapacke-dev
+  libopenblas-openmp-dev liblapacke-dev libdnnl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libsentencepiece-dev libpcre2-dev libicu-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev

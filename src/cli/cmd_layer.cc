@@ -5,6 +5,7 @@
 // Writes Q, codes, scale, zero, g_idx, perm and prints the objectives as JSON.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -103,6 +104,7 @@ int run_layer(const LayerArgs& a) {
   }
   QuantizedLinear r;
   Tensor target = W;
+  const auto t_solve = std::chrono::steady_clock::now();
   if (info.solve) {
     Solved sv = info.solve(W, st, qc.grid, qc);
     r = std::move(sv.q);
@@ -111,11 +113,14 @@ int run_layer(const LayerArgs& a) {
     r.q = W;
   }
 
+  const double solve_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_solve).count();
   nlohmann::ordered_json j;
   j["problem"] = a.problem;
   j["method"] = method_name(qc.method);
   j["grid"] = qc.grid.describe();
   j["damp"] = r.damp;
+  j["solve_seconds"] = solve_seconds;  // the method's solve (and target), without file reading
   if (has_x) {  // objectives as shared/golden/gptq/index.json defines them, in double
     const MatD Xd = to_d(X), Xqd = to_d(Xq), Wd = to_d(W), Qd = to_d(r.q);
     const MatD ref = matmul(Xd, false, Wd, true);

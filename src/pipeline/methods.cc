@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/error.h"
+#include "quant/gptq_factor.h"
 #include "quant/loaq.h"
 #include "quant/qronos.h"
 
@@ -48,12 +49,11 @@ Solved solve_qronos(const Tensor& w, const Stats& st, const GridConfig& grid,
 // LoaQ: the target W̃ of eqs. 8/10/12, then GPTQ on it.
 Solved solve_loaq(const Tensor& w, const Stats& st, const GridConfig& grid,
                   const QuantizeConfig& cfg) {
-  double mean = 0;
-  for (int64_t i = 0; i < st.H.rows; ++i) mean += st.H(i, i);
-  const double damp = cfg.solver.percdamp * mean / double(st.H.rows);
+  // One factor of H for both the target and the solve.
+  const GptqFactor factor = gptq_factor(st.H, cfg.solver);
   Tensor target = loaq_target(w, st.H, st.C, st.has_s ? &st.S : nullptr, cfg.loaq.alpha,
-                              st.has_s ? cfg.loaq.beta : 0.0, damp);
-  QuantizedLinear q = gptq_quantize(target, st.H, grid, cfg.solver);
+                              st.has_s ? cfg.loaq.beta : 0.0, factor);
+  QuantizedLinear q = gptq_quantize(target, st.H, factor, grid, cfg.solver);
   return {std::move(q), std::move(target)};
 }
 

@@ -8,6 +8,8 @@
 
 #include <random>
 
+#include "quant/solver.h"
+
 namespace loaq {
 namespace {
 
@@ -50,8 +52,21 @@ TEST(LoaqTarget, IsTheLeastSquaresMinimizer) {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) EXPECT_NEAR(Wt.data[size_t(m * N + n)], R(n, m), 2e-4) << m << "," << n;
 
+  // Through the GPTQ solve's factor (undamped, act-order: the factor is in permuted order).
+  SolverConfig sc;
+  sc.percdamp = 0.0;
+  sc.act_order = true;
+  const GptqFactor f = gptq_factor(H, sc);
+  ASSERT_EQ(f.damp_raises, 0);
+  ASSERT_NE(f.perm[0], 0);
+  const Tensor Wf = loaq_target(W, H, C, &S, 1.0, 1.0, f);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n)
+      EXPECT_NEAR(Wf.data[size_t(m * N + n)], R(n, m), 2e-4) << m << "," << n;
+
   const Tensor W0 = loaq_target(W, H, C, &S, 0.0, 0.0, 0.0);
   EXPECT_EQ(W0.data, W.data);
+  EXPECT_EQ(loaq_target(W, H, C, &S, 0.0, 0.0, f).data, W.data);
 }
 
 }  // namespace

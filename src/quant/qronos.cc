@@ -1,11 +1,13 @@
 #include "quant/qronos.h"
 
+#include <cblas.h>
 #include <lapacke.h>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "core/cholesky.h"
 #include "core/error.h"
 
 namespace loaq {
@@ -90,22 +92,27 @@ QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g
   code_column(0, u0.data(), 1);
 
   if (N > 1) {
-    // Step 2: V = (W (G + λI)[:,1:] − q₀ ⊗ H[0,1:]) · A, A = (H[1:,1:] + λI)⁻¹.
+    // Step 2: V = (W (G + λI)[:,1:] − q₀ ⊗ H[0,1:]) · A, A = (H[1:,1:] + λI)⁻¹ = UᵀU, U from one
+    // Cholesky and one triangular inverse (core/cholesky.h); V = ((R Uᵀ) U) by two trmm.
     const int64_t n1 = N - 1;
-    MatD A(n1, n1), Gd(N, n1);
+    std::vector<double> U(size_t(n1 * n1));
     for (int64_t i = 0; i < n1; ++i)
-      for (int64_t j = 0; j < n1; ++j) A(i, j) = H(i + 1, j + 1) + (i == j ? r.damp : 0.0);
-    if (!spd_inverse(A))
+      for (int64_t j = 0; j < n1; ++j)
+        U[size_t(i * n1 + j)] = H(i + 1, j + 1) + (i == j ? r.damp : 0.0);
+    if (!upper_cholesky_of_inverse(U.data(), n1))
       fail("Qronos: H[1:,1:] + {:.3g}·I is not positive definite (degenerate calibration inputs)", r.damp);
+    MatD Gd(N, n1);
     for (int64_t i = 0; i < N; ++i)
       for (int64_t j = 0; j < n1; ++j) Gd(i, j) = Gm(i, j + 1) + (i == j + 1 ? r.damp : 0.0);
-    MatD R = matmul(Wp, false, Gd, false);  // [M, n1]
+    MatD V = matmul(Wp, false, Gd, false);  // [M, n1]
     for (int64_t row = 0; row < M; ++row)
-      for (int64_t j = 0; j < n1; ++j) R(row, j) -= Qp(row, 0) * H(0, j + 1);
-    MatD V = matmul(R, false, A, false);
-    // Step 3: GPTQ diffusion with U, A = UᵀU, over columns 1…N−1 (lazy blocks).
-    MatD U = A;
-    if (!cholesky_upper(U)) fail("Qronos: Cholesky factorization of the inverse Hessian failed");
+      for (int64_t j = 0; j < n1; ++j) V(row, j) -= Qp(row, 0) * H(0, j + 1);
+    cblas_dtrmm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, blasint(M),
+                blasint(n1), 1.0, U.data(), blasint(n1), V.data.data(), blasint(n1));
+    cblas_dtrmm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, blasint(M),
+                blasint(n1), 1.0, U.data(), blasint(n1), V.data.data(), blasint(n1));
+    // Step 3: GPTQ diffusion with U over columns 1…N−1: the column loop touches only the block,
+    // the rest of V is updated by one dgemm per block.
     constexpr int64_t kBlock = 128;
     std::vector<double> err(size_t(M * kBlock));
     for (int64_t i1 = 0; i1 < n1; i1 += kBlock) {
@@ -113,6 +120,7 @@ QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g
 #pragma omp parallel for schedule(static) if (M * count * count > 65536)
       for (int64_t row = 0; row < M; ++row) {
         double* v = V.row(row);
+        double* e1 = err.data() + row * count;
         for (int64_t i = i1; i < i2; ++i) {
           const int64_t gi = r.g_idx[size_t(perm[size_t(i + 1)])];
           const float sc = r.scale.data[size_t(row * G + gi)], ze = r.zero.data[size_t(row * G + gi)];
@@ -120,16 +128,16 @@ QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g
           const double q = dequantize(code, sc, ze);
           codes_p[size_t(row * N + i + 1)] = int32_t(code);
           Qp(row, i + 1) = q;
-          const double e = (v[i] - q) / U(i, i);
-          for (int64_t j = i; j < i2; ++j) v[j] -= e * U(i, j);
-          err[size_t(row * kBlock + (i - i1))] = e;
-        }
-        for (int64_t j = i2; j < n1; ++j) {
-          double acc = 0;
-          for (int64_t i = i1; i < i2; ++i) acc += err[size_t(row * kBlock + (i - i1))] * U(i, j);
-          v[j] -= acc;
+          const double* ur = U.data() + i * n1;
+          const double e = (v[i] - q) / ur[i];
+          for (int64_t j = i; j < i2; ++j) v[j] -= e * ur[j];
+          e1[i - i1] = e;
         }
       }
+      if (i2 < n1)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(M), blasint(n1 - i2),
+                    blasint(count), -1.0, err.data(), blasint(count), U.data() + i1 * n1 + i2,
+                    blasint(n1), 1.0, V.data.data() + i2, blasint(n1));
     }
   }
 

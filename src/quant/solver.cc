@@ -1,11 +1,14 @@
 #include "quant/solver.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "core/simd.h"
 
 namespace loaq {
 
@@ -98,24 +101,154 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
                               const SolverConfig& cfg, const GptaqTerm* gptaq) {
   validate(grid);
   check_shapes(w_in, &h_in);
+  return gptq_quantize(w_in, h_in, gptq_factor(h_in, cfg), grid, cfg, gptaq);
+}
+
+namespace {
+
+// GPTAQ's P = α · triu₁(dXXT_p Uᵀ) · U in float32 (dXXT_p: dXXT in processing order, dead columns
+// zeroed), by two triangular products (2·N³ flops).
+std::vector<float> gptaq_p(const MatD& d, const GptqFactor& f, double alpha) {
+  const int64_t N = f.n;
+  std::vector<float> p(size_t(N * N));
+#pragma omp parallel for schedule(static) if (N > 256)
+  for (int64_t i = 0; i < N; ++i) {
+    const double* dr = d.row(f.perm[size_t(i)]);
+    float* pr = p.data() + i * N;
+    for (int64_t j = 0; j < N; ++j) {
+      const int32_t c = f.perm[size_t(j)];
+      pr[j] = f.dead[size_t(c)] ? 0.0f : float(dr[c]);
+    }
+  }
+  if (N == 0) return p;
+  cblas_strmm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, blasint(N),
+              blasint(N), 1.0f, f.u.data(), blasint(N), p.data(), blasint(N));  // dXXT_p Uᵀ
+  for (int64_t i = 0; i < N; ++i) std::fill_n(p.data() + i * N, i + 1, 0.0f);   // triu₁
+  cblas_strmm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, blasint(N),
+              blasint(N), float(alpha), f.u.data(), blasint(N), p.data(), blasint(N));
+  return p;
+}
+
+// What the column loop of one block reads. The block is held transposed, [count, M] (a column of
+// W per row of the block), so that the loop runs across rows in vector lanes, as gptq.py does
+// on W1[:, i].
+struct BlockCols {
+  const GridConfig* grid;
+  int64_t count, i1, n, m;
+  const float* u;        // [n, n]
+  const float* p;        // GPTAQ's P [n, n] or nullptr
+  const int32_t* group;  // group of each step
+  const float* scale_t;  // [groups, m]
+  const float* zero_t;   // [groups, m]
+};
+
+// Rows [r0, r1) of a block (gptq.py's inner loop): each column coded in turn, its error spread
+// over the rest of the block. wt, et, qt, ct: [count, m]; wv: [m] scratch. Compiled for AVX-512
+// and AVX2 too (core/simd.h); this file is built with -ffp-contract=off so that, as in the
+// reference, each product is rounded before it is subtracted.
+LOAQ_SIMD_CLONES void block_columns(const BlockCols& b, int64_t r0, int64_t r1, float* wt,
+                                    float* et, float* qt, int32_t* ct, float* wv) {
+  const bool real_zero = b.grid->zero_in_rounding();  // quantize_code(grid, ...), hoisted
+  const float qmin = b.grid->qmin(), qmax = b.grid->qmax();
+  for (int64_t i = 0; i < b.count; ++i) {
+    const int64_t col = b.i1 + i;
+    const float* __restrict sc = b.scale_t + b.group[col] * b.m;
+    const float* __restrict ze = b.zero_t + b.group[col] * b.m;
+    const float* urow = b.u + col * b.n + b.i1;
+    const float d = urow[i];
+    float* __restrict wi = wt + i * b.m;
+    float* __restrict ei = et + i * b.m;
+    float* __restrict qi = qt + i * b.m;
+    int32_t* __restrict ci = ct + i * b.m;
+    float* __restrict wvr = wv;
+    if (real_zero) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float w = wi[r];
+        const float code = quantize_code_real_zero(w, sc[r], ze[r], qmin, qmax);
+        const float q = dequantize(code, sc[r], ze[r]);
+        qi[r] = q;
+        ci[r] = int32_t(code);
+        ei[r] = (w - q) / d;
+        wvr[r] = w;
+      }
+    } else {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float w = wi[r];
+        const float code = quantize_code(w, sc[r], ze[r], qmin, qmax);
+        const float q = dequantize(code, sc[r], ze[r]);
+        qi[r] = q;
+        ci[r] = int32_t(code);
+        ei[r] = (w - q) / d;
+        wvr[r] = w;
+      }
+    }
+    if (b.p) {
+      const float* prow = b.p + col * b.n + b.i1;
+      for (int64_t j = i; j < b.count; ++j) {
+        float* __restrict wj = wt + j * b.m;
+        const float uj = urow[j], pj = prow[j];
+        for (int64_t r = r0; r < r1; ++r) wj[r] -= ei[r] * uj - wvr[r] * pj;
+      }
+    } else {
+      for (int64_t j = i; j < b.count; ++j) {
+        float* __restrict wj = wt + j * b.m;
+        const float uj = urow[j];
+        for (int64_t r = r0; r < r1; ++r) wj[r] -= ei[r] * uj;
+      }
+    }
+  }
+}
+
+constexpr int64_t kTile = 32;  // tiles of the transposes
+
+// dst[k, row] = src[row, cols[k]] for k < ncols, src [rows, ld_src] (dst [ncols, rows]).
+void transpose_cols(const float* src, int64_t ld_src, int64_t rows, const int32_t* cols,
+                    int64_t ncols, float* dst) {
+#pragma omp parallel for schedule(static) if (rows * ncols > 65536)
+  for (int64_t k0 = 0; k0 < ncols; k0 += kTile)
+    for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+      for (int64_t k = k0; k < std::min(ncols, k0 + kTile); ++k)
+        for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+          dst[k * rows + r] = src[r * ld_src + cols[k]];
+}
+
+// dst[row, cols[k]] = src[k, row] for k < ncols (src [ncols, rows], dst row stride ld_dst).
+template <class T>
+void scatter_cols(const T* src, int64_t rows, const int32_t* cols, int64_t ncols, T* dst,
+                  int64_t ld_dst) {
+#pragma omp parallel for schedule(static) if (rows * ncols > 65536)
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t k0 = 0; k0 < ncols; k0 += kTile)
+      for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+        for (int64_t k = k0; k < std::min(ncols, k0 + kTile); ++k)
+          dst[r * ld_dst + cols[k]] = src[k * rows + r];
+}
+
+}  // namespace
+
+QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFactor& f,
+                              const GridConfig& grid, const SolverConfig& cfg,
+                              const GptaqTerm* gptaq) {
+  validate(grid);
+  check_shapes(w_in, &h_in);
   if (cfg.blocksize < 1) fail("solver: block size must be positive (got {})", cfg.blocksize);
   const int64_t M = w_in.rows(), N = w_in.cols(), G = n_groups(grid, N);
+  if (f.n != N || f.u.size() != size_t(N * N))
+    fail("solver: the Hessian factor is for {} inputs, the weight has {}", f.n, N);
   const int64_t gs = grid.group < 0 ? N : grid.group;
   const bool grouped = grid.group > 0;
   for (float v : w_in.data)
     if (!std::isfinite(v)) fail("solver: the target weight holds a non-finite value");
+  if (gptaq && (!gptaq->dxxt || gptaq->dxxt->rows != N || gptaq->dxxt->cols != N))
+    fail("GPTAQ: dXXT must be {}×{}", N, N);
 
   QuantizedLinear r;
   r.scale = Tensor({M, G});
   r.zero = Tensor({M, G});
-  Tensor W = w_in;
-  MatD H = h_in;
-  MatD D;  // GPTAQ's dXXT
-  if (gptaq) {
-    if (!gptaq->dxxt || gptaq->dxxt->rows != N || gptaq->dxxt->cols != N)
-      fail("GPTAQ: dXXT must be {}×{}", N, N);
-    D = *gptaq->dxxt;
-  }
+  r.damp = f.damp;
+  r.damp_raises = f.damp_raises;
+  r.dead_columns = f.dead_columns;
+  r.perm = f.perm;
 
   // NeUQI: weights diag(H + λI) of the undamped H as given; its grids are fitted once before the
   // solve (the reference's init_param), so groups are static.
@@ -125,75 +258,59 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
   const bool static_groups = cfg.static_groups || grid.neuqi();
 
   // Per-channel grid: fitted once on the weight as given (before dead columns are zeroed).
-  if (!grouped) fit_group(grid, W, 0, N, 0, r, hdiag);
+  if (!grouped) fit_group(grid, w_in, 0, N, 0, r, hdiag);
 
-  // Dead inputs: diag H = 0 → H_ii = 1 and the column's weight zeroed (gptq.py).
-  for (int64_t i = 0; i < N; ++i) {
-    if (H(i, i) == 0.0) {
-      H(i, i) = 1.0;
-      for (int64_t row = 0; row < M; ++row) W.data[size_t(row * N + i)] = 0.0f;
-      if (gptaq)
-        for (int64_t row = 0; row < N; ++row) D(row, i) = 0.0;
-      ++r.dead_columns;
-    }
+  // Dead inputs: their weights are zeroed (gptq.py; H_ii = 1 is in the factor).
+  Tensor W0;  // the weight with dead columns zeroed, original order (for static groups)
+  const Tensor* wz = &w_in;
+  if (f.dead_columns > 0) {
+    W0 = w_in;
+    for (int64_t row = 0; row < M; ++row)
+      for (int64_t i = 0; i < N; ++i)
+        if (f.dead[size_t(i)]) W0.data[size_t(row * N + i)] = 0.0f;
+    wz = &W0;
   }
 
   // Static groups: grids of the original column groups, before any permutation or update.
   if (grouped && static_groups) {
     for (int64_t g = 0; g < G; ++g)
-      fit_group(grid, W, g * gs, std::min(N, (g + 1) * gs), g, r, hdiag);
+      fit_group(grid, *wz, g * gs, std::min(N, (g + 1) * gs), g, r, hdiag);
   }
 
-  // Act-order: descending diag H (stable for ties).
-  r.perm.resize(size_t(N));
-  std::iota(r.perm.begin(), r.perm.end(), 0);
-  if (cfg.act_order) {
-    std::stable_sort(r.perm.begin(), r.perm.end(), [&](int32_t a, int32_t b) { return H(a, a) > H(b, b); });
-    Tensor Wp({M, N});
-    MatD Hp(N, N), Dp;
-    if (gptaq) Dp = MatD(N, N);
-    for (int64_t row = 0; row < M; ++row)
-      for (int64_t k = 0; k < N; ++k) Wp.data[size_t(row * N + k)] = W.data[size_t(row * N + r.perm[size_t(k)])];
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t j = 0; j < N; ++j) {
-        Hp(i, j) = H(r.perm[size_t(i)], r.perm[size_t(j)]);
-        if (gptaq) Dp(i, j) = D(r.perm[size_t(i)], r.perm[size_t(j)]);
-      }
-    W = std::move(Wp);
-    H = std::move(Hp);
-    if (gptaq) D = std::move(Dp);
-  }
+  // W in processing order (act-order permutation), transposed: Wt[k, row] = W[row, perm k]; a
+  // block of columns is then a block of rows, updated in place.
+  std::vector<float> Wt(size_t(N * M));
+  transpose_cols(wz->ptr(), N, M, r.perm.data(), N, Wt.data());
+  W0 = Tensor();
 
-  // Hinv = upper Cholesky factor of (H + λI)⁻¹, λ = percdamp · mean(diag H).
-  double mean_diag = 0;
-  for (int64_t i = 0; i < N; ++i) mean_diag += H(i, i);
-  mean_diag /= double(N);
-  r.damp = cfg.percdamp * mean_diag;
-  const MatD U = inverse_cholesky_upper(H, r.damp, r.damp_raises);
-  std::vector<float> Uf(U.data.begin(), U.data.end());
+  const std::vector<float>& U = f.u;
+  const std::vector<float> P =
+      gptaq ? gptaq_p(*gptaq->dxxt, f, gptaq->alpha) : std::vector<float>();
 
-  // GPTAQ: P = α · triu₁(dXXT Uᵀ) · U.
-  std::vector<float> Pf;
-  if (gptaq) {
-    MatD A = matmul(D, false, U, true);
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t j = 0; j <= i; ++j) A(i, j) = 0.0;
-    MatD P = matmul(A, false, U, false);
-    Pf.resize(P.data.size());
-    for (size_t i = 0; i < P.data.size(); ++i) Pf[i] = float(gptaq->alpha * P.data[i]);
-  }
-
-  Tensor Qp({M, N});
-  std::vector<int32_t> codes_p(size_t(M * N));
+  r.q = Tensor({M, N});
+  r.codes.assign(size_t(M * N), 0);
   std::vector<int32_t> group_of_step(static_cast<size_t>(N));  // group whose grid coded step k
+  // The grids transposed, [groups, M], for the column loop; refreshed as dynamic groups are fitted.
+  std::vector<float> scale_t(size_t(G * M)), zero_t(size_t(G * M));
+  const auto refresh_grid = [&](int64_t g0, int64_t g1) {
+    for (int64_t row = 0; row < M; ++row)
+      for (int64_t g = g0; g < g1; ++g) {
+        scale_t[size_t(g * M + row)] = r.scale.data[size_t(row * G + g)];
+        zero_t[size_t(g * M + row)] = r.zero.data[size_t(row * G + g)];
+      }
+  };
+  if (!grouped || static_groups) refresh_grid(0, G);
   const int64_t B = cfg.blocksize;
-  std::vector<float> W1, Err1;
+  constexpr int64_t kRows = 256;  // rows per task of the column loop: the block stays in cache
+  std::vector<float> Et, Qt, wv(static_cast<size_t>(M));
+  std::vector<int32_t> Ct, iota_cols(static_cast<size_t>(std::min(N, std::max<int64_t>(gs, 1))));
+  std::iota(iota_cols.begin(), iota_cols.end(), 0);
   for (int64_t i1 = 0; i1 < N; i1 += B) {
     const int64_t i2 = std::min(N, i1 + B), count = i2 - i1;
-    W1.assign(size_t(M * count), 0.0f);
-    Err1.assign(size_t(M * count), 0.0f);
-    for (int64_t row = 0; row < M; ++row)
-      std::copy_n(W.row(row) + i1, count, W1.data() + row * count);
+    float* W1 = Wt.data() + i1 * M;  // the block, [count, M]
+    Et.resize(size_t(count * M));
+    Qt.resize(size_t(count * M));
+    Ct.resize(size_t(count * M));
 
     // Dynamic groups are fitted when their first column comes up, from the block-stale W (W is
     // only updated at block ends), exactly as gptq.py does; so they can be fitted column-group by
@@ -201,65 +318,50 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridCo
     for (int64_t i = 0; i < count; ++i) {
       const int64_t col = i1 + i;
       if (grouped && !static_groups && col % gs == 0) {
-        fit_group(grid, W, col, std::min(N, col + gs), col / gs, r);
+        const int64_t c1 = std::min(N, col + gs);
+        Tensor wg({M, c1 - col});  // W[:, col:c1] from the transposed copy
+        scatter_cols(Wt.data() + col * M, M, iota_cols.data(), c1 - col, wg.ptr(), c1 - col);
+        fit_group(grid, wg, 0, c1 - col, col / gs, r);
+        refresh_grid(col / gs, col / gs + 1);
       }
       group_of_step[size_t(col)] =
           !grouped ? 0 : int32_t(static_groups ? r.perm[size_t(col)] / gs : col / gs);
     }
 
-    // Rows are independent inside a block.
+    // The column loop touches only the block. Rows are independent inside a block.
+    const BlockCols bc{&grid,
+                       count,
+                       i1,
+                       N,
+                       M,
+                       U.data(),
+                       gptaq ? P.data() : nullptr,
+                       group_of_step.data(),
+                       scale_t.data(),
+                       zero_t.data()};
+    const int64_t tasks = (M + kRows - 1) / kRows;
 #pragma omp parallel for schedule(static) if (M * count * count > 65536)
-    for (int64_t row = 0; row < M; ++row) {
-      float* w1 = W1.data() + row * count;
-      float* e1 = Err1.data() + row * count;
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t col = i1 + i, g = group_of_step[size_t(col)];
-        const float sc = r.scale.data[size_t(row * G + g)], ze = r.zero.data[size_t(row * G + g)];
-        const float wv = w1[i];
-        const float code = quantize_code(grid, wv, sc, ze);
-        const float q = dequantize(code, sc, ze);
-        Qp.data[size_t(row * N + col)] = q;
-        codes_p[size_t(row * N + col)] = int32_t(code);
-        const float d = Uf[size_t(col * N + col)];
-        const float err = (wv - q) / d;
-        const float* urow = Uf.data() + col * N + i1;
-        if (gptaq) {
-          const float* prow = Pf.data() + col * N + i1;
-          for (int64_t j = i; j < count; ++j) w1[j] -= err * urow[j] - wv * prow[j];
-        } else {
-          for (int64_t j = i; j < count; ++j) w1[j] -= err * urow[j];
-        }
-        e1[i] = err;
-      }
-    }
+    for (int64_t t = 0; t < tasks; ++t)
+      block_columns(bc, t * kRows, std::min(M, (t + 1) * kRows), W1, Et.data(), Qt.data(),
+                    Ct.data(), wv.data());
+    // Codes and values to the original column order.
+    scatter_cols(Qt.data(), M, r.perm.data() + i1, count, r.q.ptr(), N);
+    scatter_cols(Ct.data(), M, r.perm.data() + i1, count, r.codes.data(), N);
 
-    // Lazy update of the remaining columns: W[:, i2:] -= Err1 · U[i1:i2, i2:] (− W1 · P[i1:i2, i2:]).
+    // Lazy update of the remaining columns, one sgemm: W[:, i2:] -= Err1 · U[i1:i2, i2:] (GPTAQ:
+    // and += W1 · P[i1:i2, i2:]), in the transposed layout: Wt[i2:] -= U[i1:i2, i2:]ᵀ · Et.
     const int64_t rest = N - i2;
     if (rest > 0) {
-      std::vector<float> T(size_t(M * rest));
-      gemm(false, false, M, rest, count, 1.0f, Err1.data(), count, Uf.data() + i1 * N + i2, N, 0.0f, T.data(), rest);
+      gemm(true, false, rest, M, count, -1.0f, U.data() + i1 * N + i2, N, Et.data(), M, 1.0f,
+           Wt.data() + i2 * M, M);
       if (gptaq)
-        gemm(false, false, M, rest, count, -1.0f, W1.data(), count, Pf.data() + i1 * N + i2, N, 1.0f, T.data(), rest);
-      for (int64_t row = 0; row < M; ++row) {
-        float* wr = W.row(row) + i2;
-        const float* tr = T.data() + row * rest;
-        for (int64_t j = 0; j < rest; ++j) wr[j] -= tr[j];
-      }
+        gemm(true, false, rest, M, count, 1.0f, P.data() + i1 * N + i2, N, W1, M, 1.0f,
+             Wt.data() + i2 * M, M);
     }
   }
 
-  // Back to the original column order.
-  r.q = Tensor({M, N});
-  r.codes.assign(size_t(M * N), 0);
   r.g_idx.assign(size_t(N), 0);
-  for (int64_t k = 0; k < N; ++k) {
-    const int64_t c = r.perm[size_t(k)];
-    r.g_idx[size_t(c)] = group_of_step[size_t(k)];
-    for (int64_t row = 0; row < M; ++row) {
-      r.q.data[size_t(row * N + c)] = Qp.data[size_t(row * N + k)];
-      r.codes[size_t(row * N + c)] = codes_p[size_t(row * N + k)];
-    }
-  }
+  for (int64_t k = 0; k < N; ++k) r.g_idx[size_t(r.perm[size_t(k)])] = group_of_step[size_t(k)];
   for (float v : r.q.data)
     if (!std::isfinite(v)) fail("solver: non-finite value in the quantized weight (damping {:.3g})", r.damp);
   return r;

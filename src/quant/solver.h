@@ -9,6 +9,7 @@
 
 #include "core/linalg.h"
 #include "core/tensor.h"
+#include "quant/gptq_factor.h"
 #include "quant/grid.h"
 
 namespace loaq {
@@ -63,7 +64,15 @@ struct GptaqTerm {
 QuantizedLinear gptq_quantize(const Tensor& w, const MatD& h, const GridConfig& grid,
                               const SolverConfig& cfg, const GptaqTerm* gptaq = nullptr);
 
-// The upper Cholesky factor U of (H + λI)⁻¹ (H⁻¹ = UᵀU), raising λ tenfold when needed.
+// The same solve with the factor of H computed beforehand (gptq_factor(h, cfg), e.g. shared with
+// LoaQ's target). The solve is blocked: the column loop of a block touches only the block, and
+// the rest of W is updated by one sgemm per block (M·N² flops); the factor costs 2/3·N³.
+QuantizedLinear gptq_quantize(const Tensor& w, const MatD& h, const GptqFactor& factor,
+                              const GridConfig& grid, const SolverConfig& cfg,
+                              const GptaqTerm* gptaq = nullptr);
+
+// The upper Cholesky factor U of (H + λI)⁻¹ (H⁻¹ = UᵀU), raising λ tenfold when needed, in
+// double by the reference's three steps (Cholesky, inverse, Cholesky): the check of gptq_factor.
 // `damp` in: the first λ; out: the λ used. `raises` counts the increases.
 MatD inverse_cholesky_upper(MatD h, double& damp, int& raises);
 
