@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "io/atomic_file.h"
+#include "io/output_target.h"
 #include "cli/quant_options.h"
 #include "core/env.h"
 #include "core/error.h"
@@ -33,12 +34,12 @@ struct QuantizeArgs {
 int run_quantize(const QuantizeArgs& a) {
   using Clock = std::chrono::steady_clock;
   set_num_threads(a.threads);
-  if (a.out.empty()) fail("--out is required");
-  if (std::filesystem::exists(a.out) && !a.force)
-    fail("output directory '{}' exists (use --force to replace it)", a.out);
+  check_output_target(a.out, a.force, OutputKind::kQuantize, {a.model});
   const std::string export_dir = a.export_dir.empty() ? a.out + "-" + a.export_format : a.export_dir;
-  if (!a.export_format.empty() && std::filesystem::exists(export_dir) && !a.force)
-    fail("export directory '{}' exists (use --force to replace it)", export_dir);
+  if (!a.export_format.empty())
+    check_output_target(export_dir, a.force,
+                        a.export_format == "gptq" ? OutputKind::kGptqExport : OutputKind::kHfExport,
+                        {a.model, a.out}, "--export-dir");
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
   const auto t0 = Clock::now();
   const Checkpoint ckpt(a.model);

@@ -3,7 +3,9 @@
 //  gptq  the GPTQ "v1" checkpoint format of AutoGPTQ / GPTQModel, loaded by transformers' GPTQ
 //        integration, vLLM and ExLlama (layout in export_gptq.cc);
 //  hf    a plain Hugging Face checkpoint of the dequantized ("fake-quantized") weights.
-// Both are written atomically (export/staged_dir.h) and refuse an existing output unless forced.
+// Both are written atomically (io/staged_dir.h) and refuse an existing output unless forced; an
+// output is never the input (or inside it), and --force replaces only an export of the same kind
+// (io/output_target.h), which the metadata loaq_export=<format> of its safetensors marks.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -43,9 +45,6 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
 // are the quantize output's bytes, so `loaq eval` reproduces its perplexity exactly.
 ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
                         const ExportOptions& opt);
-
-// Refuses an `out` that is the input directory itself.
-void check_out_is_not_input(const std::string& quant_dir, const std::string& out);
 
 // Dispatches on opt.format.
 ExportSummary export_checkpoint(const std::string& quant_dir, const std::string& out,

@@ -19,7 +19,7 @@
 #include "export/export.h"
 #include "export/gptq_pack.h"
 #include "export/quant_dir.h"
-#include "export/staged_dir.h"
+#include "io/staged_dir.h"
 #include "io/atomic_file.h"
 
 namespace loaq {
@@ -101,7 +101,7 @@ std::vector<std::byte> as_byte_vector(const std::vector<T>& v) {
 
 ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
                           const ExportOptions& opt) {
-  check_out_is_not_input(quant_dir, out);
+  check_output_target(out, opt.force, OutputKind::kGptqExport, {quant_dir});
   const QuantDir q(quant_dir);
   const std::string state = q.dir() + "/quant_state.safetensors";
   if (!q.has_quant_state())
@@ -195,13 +195,14 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
                 {"loaq_method", settings.value("method", std::string())},
                 {"loaq_grid", m.grid}};
 
-  StagedDir dir(out, opt.force);
+  StagedDir dir(out, opt.force, OutputKind::kGptqExport, {quant_dir});
   ExportSummary sum;
   sum.out = out;
   sum.dtype = torch_dtype_name(dt);
   sum.quantized_linears = int64_t(packed.size());
   sum.quantization_config = qc;
-  sum.files = write_sharded(dir.path().string(), plan, opt.max_shard_bytes, {{"format", "pt"}});
+  sum.files = write_sharded(dir.path().string(), plan, opt.max_shard_bytes,
+                           {{"format", "pt"}, {"loaq_export", "gptq"}});
   nlohmann::ordered_json cfg = q.config_json();
   cfg["torch_dtype"] = sum.dtype;
   if (cfg.contains("dtype")) cfg["dtype"] = sum.dtype;

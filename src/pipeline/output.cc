@@ -12,6 +12,7 @@
 #include "io/atomic_file.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "io/staged_dir.h"
 
 namespace loaq {
 
@@ -68,16 +69,10 @@ void write_quant_state(const std::map<std::string, QuantizedLinear>& linears,
 void write_quant_output(const std::string& out_dir, bool force, const std::string& source_dir,
                         const Model& m, const std::map<std::string, QuantizedLinear>& linears,
                         const GridConfig& grid, const nlohmann::ordered_json& report) {
-  const fs::path out = fs::absolute(out_dir);
-  if (fs::exists(out) && !force)
-    fail("output directory '{}' exists (use --force to replace it)", out_dir);
-  const fs::path tmp =
-      out.parent_path() / fmt::format(".{}.partial-{}", out.filename().string(), ::getpid());
+  StagedDir dir(out_dir, force, OutputKind::kQuantize, {source_dir});
+  const fs::path& tmp = dir.path();
   std::error_code ec;
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directories(tmp, ec) && ec)
-    fail("cannot create '{}': {}", tmp.string(), ec.message());
-  try {
+  {
     for (const char* f :
          {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json",
           "special_tokens_map.json", "generation_config.json"}) {
@@ -114,21 +109,7 @@ void write_quant_output(const std::string& out_dir, bool force, const std::strin
       write_quant_state(linears, grid, (tmp / "quant_state.safetensors").string(), qmeta);
     }
     write_file_atomic((tmp / "report.json").string(), report.dump(2) + "\n");
-    if (fs::exists(out)) {
-      const fs::path old =
-          out.parent_path() / fmt::format(".{}.old-{}", out.filename().string(), ::getpid());
-      fs::rename(out, old, ec);
-      if (ec) fail("cannot move the existing '{}' aside: {}", out_dir, ec.message());
-      fs::rename(tmp, out, ec);
-      if (ec) fail("cannot rename '{}' to '{}': {}", tmp.string(), out_dir, ec.message());
-      fs::remove_all(old, ec);
-    } else {
-      fs::rename(tmp, out, ec);
-      if (ec) fail("cannot rename '{}' to '{}': {}", tmp.string(), out_dir, ec.message());
-    }
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
+    dir.commit();
   }
 }
 
