@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/run_checks.h"
 #include "core/env.h"
 #include "core/error.h"
 #include "eval/ppl_suite.h"
@@ -68,10 +69,8 @@ int run_eval(const EvalArgs& a) {
   const std::vector<McTask> tasks = load_tasks(a, data);
 
   const Checkpoint ckpt(a.model);
-  const auto tok = load_tokenizer(a.model);
-  if (tok->vocab_size() > ckpt.config().vocab_size)
-    fail("{}: tokenizer has {} tokens but config.json vocab_size is {}", tok->source(),
-         tok->vocab_size(), ckpt.config().vocab_size);
+  const auto tok = load_model_tokenizer(a.model, ckpt.config());
+  warn_long_windows(ckpt.config(), a.seqlen, a.model);
   const Model model = load_model(ckpt);
   const bool bos = !a.no_bos && tok->add_bos;
 
@@ -104,7 +103,9 @@ int run_eval(const EvalArgs& a) {
     po.batch_tokens = a.batch_tokens;
     po.bos = bos;
     po.progress = !a.quiet;
-    const auto res = run_ppl_suite(model, prepare_eval_streams(*tok, po), po);
+    const auto streams = prepare_eval_streams(*tok, po);
+    const auto res = run_ppl_suite(model, streams, po);
+    check_finite_ppl(model, streams, res, po.seqlen, a.model);
     add_ppl_json(out, res);
     fmt::print("{:<12} {:>12} {:>10} {:>10} {:>9}\n", "dataset", "ppl", "windows", "tokens",
                "seconds");
@@ -119,6 +120,7 @@ int run_eval(const EvalArgs& a) {
     zo.progress = !a.quiet;
     std::vector<TaskResult> res;
     for (const auto& t : tasks) res.push_back(evaluate_task(model, *tok, t, zo));
+    check_finite_scores(res, a.model);
     add_zeroshot_json(out, res);
     if (!datasets.empty()) fmt::print("\n");
     fmt::print("{}", zeroshot_table(res));

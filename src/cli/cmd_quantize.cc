@@ -7,13 +7,14 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "io/atomic_file.h"
-#include "io/output_target.h"
 #include "cli/quant_options.h"
+#include "cli/run_checks.h"
 #include "core/env.h"
 #include "core/error.h"
 #include "eval/ppl_suite.h"
 #include "export/export.h"
+#include "io/atomic_file.h"
+#include "io/output_target.h"
 #include "pipeline/output.h"
 #include "pipeline/quantize.h"
 #include "text/tokenizer.h"
@@ -43,9 +44,10 @@ int run_quantize(const QuantizeArgs& a) {
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
   const auto t0 = Clock::now();
   const Checkpoint ckpt(a.model);
-  const auto tok = load_tokenizer(a.model);
+  const auto tok = load_model_tokenizer(a.model, ckpt.config());
   Model model = load_model(ckpt);
   const QuantizeConfig qc = to_quantize_config(a.q, a.q.method, a.q.wbits, !a.quiet);
+  warn_ragged_groups(model.config, qc.grid.group);
   const CalibConfig cc = to_calib_config(a.q, model.config.max_position_embeddings);
   auto t = Clock::now();
   const double t_load = std::chrono::duration<double>(t - t0).count();
@@ -114,7 +116,9 @@ Runner add_quantize(CLI::App& app) {
   cmd->add_flag("--force", a->force, "Replace an existing output directory");
   add_quant_options(cmd, a->q);
   cmd->add_option("--eval", a->eval, "Evaluate perplexity after quantizing: wikitext2,c4,ptb or files");
-  cmd->add_option("--eval-seqlen", a->eval_seqlen, "Evaluation window (default: the calibration seqlen)");
+  cmd->add_option("--eval-seqlen", a->eval_seqlen,
+                  "Evaluation window (default: the calibration seqlen)")
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 30));
   cmd->add_flag("--no-bos", a->no_bos, "Evaluate without BOS");
   cmd->add_option("--data", a->data, "Datasets folder (default: $LOAQ_ASSETS/data)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");

@@ -1,5 +1,6 @@
 // loaq: post-training quantization of LLaMA / Qwen checkpoints. Entry point and error policy:
-// every loaq::Error ends the run with its message on stderr and exit code 1.
+// every loaq::Error ends the run with its message on stderr and exit code 1; a bad command line
+// (unknown option, a value out of range) exits 2; anything else is a bug and exits 3.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every other command-line error exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   try {
     for (auto* sub : app.get_subcommands())

@@ -141,7 +141,15 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
   std::map<std::string, PackedLinear> packed;
   bool sym = true, desc_act = false;
   for (const auto& name : q.linears()) {
-    PackedLinear p = pack_linear(q.load_linear(name), m.bits, m.group_size, state);
+    const LinearState s = q.load_linear(name);
+    PackedLinear p = pack_linear(s, m.bits, m.group_size, state);  // checks the dimensions first
+    // A ragged last group (--group not dividing the input dimension) has no place in GPTQ
+    // loaders, which take the group of column c as c / group_size over in / group_size groups.
+    if (m.group_size > 0 && s.in % m.group_size != 0)
+      fail(
+          "{}: group size {} does not divide the input dimension {} of '{}'; the GPTQ format "
+          "cannot store its ragged last group (use --format hf, or a --group that divides it)",
+          state, m.group_size, s.in, name);
     sym = sym && p.sym;
     desc_act = desc_act || !p.trivial_g_idx;
     packed.emplace(name, std::move(p));

@@ -89,9 +89,7 @@ void write_quant_output(const std::string& out_dir, bool force, const std::strin
       // (and refuses a second rotation).
       const fs::path cfg = tmp / "config.json";
       if (!fs::exists(cfg)) fail("{}: no config.json to record the rotation in", source_dir);
-      read_json_file(cfg.string());  // validates, naming the file
-      std::ifstream in(cfg);
-      auto j = nlohmann::ordered_json::parse(in);
+      auto j = read_ordered_json_file(cfg.string());
       j["tie_word_embeddings"] = m.config.tie_word_embeddings;
       j["loaq"] = loaq_section_json(m.config);
       write_file_atomic(cfg.string(), j.dump(2) + "\n");
