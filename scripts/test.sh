@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test: the release build runs the whole suite
 # (unit tests, golden logits/perplexity, bad-input end-to-end tests); the asan build (AddressSanitizer
-# + UndefinedBehaviorSanitizer) runs everything but the long perplexity and zero-shot goldens.
+# + UndefinedBehaviorSanitizer) runs everything but the long perplexity and zero-shot goldens; then
+# the libFuzzer harnesses run 15 s each (scripts/fuzz.sh).
 # Tests run two at a time; OpenMP threads wait passively so that they do not spin against each other.
 # Assets: $LOAQ_ASSETS, default ../shared beside the repository.
 set -euo pipefail
@@ -15,4 +16,6 @@ ctest --preset release -j "$jobs"
 cmake --preset asan
 cmake --build --preset asan -j "$jobs"
 OMP_NUM_THREADS=1 ctest --preset asan -j "$jobs" -E 'GoldenPpl|GoldenZeroshot\.(Stories260K|LlamaMini7m)'
+# The fuzz harnesses (clang, ASan + UBSan), each for a short time on its committed corpus.
+bash scripts/fuzz.sh 15
 echo "test.sh: all tests passed"
