@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages loaq needs to build and test. Idempotent; works as root or through sudo.
+# clang, libclang-rt-14-dev (libFuzzer) and libomp-14-dev (OpenMP for clang) build the fuzz harnesses.
 set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git
@@ -8,6 +9,7 @@ PKGS=(
   libsentencepiece-dev libpcre2-dev libicu-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin
+  clang libclang-rt-14-dev libomp-14-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

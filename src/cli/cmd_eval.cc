@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/run_checks.h"
 #include "core/env.h"
 #include "core/error.h"
 #include "dist/dist.h"
@@ -70,10 +71,8 @@ int run_eval(const EvalArgs& a) {
   const std::vector<McTask> tasks = load_tasks(a, data);
 
   const Checkpoint ckpt(a.model);
-  const auto tok = load_tokenizer(a.model);
-  if (tok->vocab_size() > ckpt.config().vocab_size)
-    fail("{}: tokenizer has {} tokens but config.json vocab_size is {}", tok->source(),
-         tok->vocab_size(), ckpt.config().vocab_size);
+  const auto tok = load_model_tokenizer(a.model, ckpt.config());
+  warn_long_windows(ckpt.config(), a.seqlen, a.model);
   const ModelSource model(ckpt);  // one decoder layer resident at a time
   const bool bos = !a.no_bos && tok->add_bos;
 
@@ -106,7 +105,9 @@ int run_eval(const EvalArgs& a) {
     po.batch_tokens = a.batch_tokens;
     po.bos = bos;
     po.progress = !a.quiet;
-    const auto res = run_ppl_suite(model, prepare_eval_streams(*tok, po), po);
+    const auto streams = prepare_eval_streams(*tok, po);
+    const auto res = run_ppl_suite(model, streams, po);
+    check_finite_ppl(model, streams, res, po.seqlen, a.model);
     add_ppl_json(out, res);
     if (dist::is_root()) {
       fmt::print("{:<12} {:>12} {:>10} {:>10} {:>9}\n", "dataset", "ppl", "windows", "tokens",
@@ -123,6 +124,7 @@ int run_eval(const EvalArgs& a) {
     zo.progress = !a.quiet;
     std::vector<TaskResult> res;
     for (const auto& t : tasks) res.push_back(evaluate_task(model, *tok, t, zo));
+    check_finite_scores(res, a.model);
     add_zeroshot_json(out, res);
     if (dist::is_root()) fmt::print("{}{}", datasets.empty() ? "" : "\n", zeroshot_table(res));
   }

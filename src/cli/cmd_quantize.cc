@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/quant_options.h"
+#include "cli/run_checks.h"
 #include "core/env.h"
 #include "core/error.h"
 #include "core/memory.h"
@@ -16,6 +17,7 @@
 #include "export/export.h"
 #include "io/atomic_file.h"
 #include "pipeline/memory_plan.h"
+#include "io/output_target.h"
 #include "pipeline/output.h"
 #include "pipeline/quantize.h"
 #include "pipeline/resume.h"
@@ -37,10 +39,12 @@ struct QuantizeArgs {
 int run_quantize(const QuantizeArgs& a) {
   using Clock = std::chrono::steady_clock;
   set_num_threads(a.threads);
-  if (a.out.empty()) fail("--out is required");
+  check_output_target(a.out, a.force, OutputKind::kQuantize, {a.model});
   const std::string export_dir = a.export_dir.empty() ? a.out + "-" + a.export_format : a.export_dir;
-  if (!a.export_format.empty() && std::filesystem::exists(export_dir) && !a.force)
-    fail("export directory '{}' exists (use --force to replace it)", export_dir);
+  if (!a.export_format.empty())
+    check_output_target(export_dir, a.force,
+                        a.export_format == "gptq" ? OutputKind::kGptqExport : OutputKind::kHfExport,
+                        {a.model, a.out}, "--export-dir");
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
   const int64_t max_memory =
       a.max_memory.empty() ? 0 : int64_t(parse_memory_size(a.max_memory, "--max-memory"));
@@ -48,9 +52,10 @@ int run_quantize(const QuantizeArgs& a) {
   anon.start();
   const auto t0 = Clock::now();
   const Checkpoint ckpt(a.model);
-  const auto tok = load_tokenizer(a.model);
+  const auto tok = load_model_tokenizer(a.model, ckpt.config());
   const ModelConfig& mc = ckpt.config();
   const QuantizeConfig qc = to_quantize_config(a.q, a.q.method, a.q.wbits, !a.quiet);
+  warn_ragged_groups(mc, qc.grid.group);
   const CalibConfig cc = to_calib_config(a.q, mc.max_position_embeddings);
   auto t = Clock::now();
   const double t_load = std::chrono::duration<double>(t - t0).count();
@@ -154,7 +159,9 @@ Runner add_quantize(CLI::App& app) {
       ->group("");
   add_quant_options(cmd, a->q);
   cmd->add_option("--eval", a->eval, "Evaluate perplexity after quantizing: wikitext2,c4,ptb or files");
-  cmd->add_option("--eval-seqlen", a->eval_seqlen, "Evaluation window (default: the calibration seqlen)");
+  cmd->add_option("--eval-seqlen", a->eval_seqlen,
+                  "Evaluation window (default: the calibration seqlen)")
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 30));
   cmd->add_flag("--no-bos", a->no_bos, "Evaluate without BOS");
   cmd->add_option("--data", a->data, "Datasets folder (default: $LOAQ_ASSETS/data)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");

@@ -71,7 +71,7 @@ int run_sweep(const SweepArgs& a) {
   const auto t_start = Clock::now();
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
   const Checkpoint ckpt(a.model);
-  const auto tok = load_tokenizer(a.model);
+  const auto tok = load_model_tokenizer(a.model, ckpt.config());
   const auto methods = split_csv(a.methods);
   const auto bits = parse_list<int>(a.wbits, "--wbits");
   const auto seeds = parse_list<uint64_t>(a.seeds, "--seeds");
@@ -198,7 +198,9 @@ Runner add_sweep(CLI::App& app) {
   cmd->add_option("--betas", a->betas, "LoaQ: comma-separated β values to sweep (default: --beta)");
   add_quant_options(cmd, a->q, false);
   cmd->add_option("--eval", a->eval, "Datasets: wikitext2,c4,ptb or files")->capture_default_str();
-  cmd->add_option("--eval-seqlen", a->eval_seqlen, "Evaluation window (default: the calibration seqlen)");
+  cmd->add_option("--eval-seqlen", a->eval_seqlen,
+                  "Evaluation window (default: the calibration seqlen)")
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 30));
   cmd->add_flag("--no-bos", a->no_bos, "Evaluate without BOS");
   cmd->add_option("--data", a->data, "Datasets folder (default: $LOAQ_ASSETS/data)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");

@@ -1,5 +1,6 @@
 // loaq: post-training quantization of LLaMA / Qwen checkpoints. Entry point and error policy:
-// every loaq::Error ends the run with its message on stderr and exit code 1.
+// every loaq::Error ends the run with its message on stderr and exit code 1; a bad command line
+// (unknown option, a value out of range) exits 2; anything else is a bug and exits 3.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -50,8 +51,11 @@ int main(int argc, char** argv) {
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-      std::ostream silent(nullptr);  // every rank parses the same arguments; rank 0 says it
-      return loaq::dist::is_root() ? app.exit(e) : app.exit(e, silent, silent);
+      // --help and --version exit 0; every other command-line error exits 2. Every rank parses
+      // the same arguments; rank 0 says it.
+      std::ostream silent(nullptr);
+      const int rc = loaq::dist::is_root() ? app.exit(e) : app.exit(e, silent, silent);
+      return rc == 0 ? 0 : 2;
     }
     for (auto* sub : app.get_subcommands())
       for (const auto& [name, run] : commands)

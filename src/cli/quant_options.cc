@@ -48,7 +48,8 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
   cmd->add_option("--calib-ids", a.calib_ids,
                   "safetensors with input_ids [nsamples, seqlen]: use these windows");
   cmd->add_option("--nsamples", a.nsamples, "Calibration windows")->capture_default_str();
-  cmd->add_option("--seqlen", a.seqlen, "Calibration window length (default min(2048, context))");
+  cmd->add_option("--seqlen", a.seqlen, "Calibration window length (default min(2048, context))")
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 30));
   cmd->add_option("--seed", a.seed, "Calibration seed")->capture_default_str();
   cmd->add_option("--rotate", a.rotate,
                   "Rotate the model before quantizing (QuaRot): none or hadamard (norms folded, residual "

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "text/datasets.h"
 
 namespace loaq {
@@ -49,9 +50,9 @@ const std::string& string_field(const json& j, const char* key, const std::strin
 json parse_record(std::string_view line, const std::string& where) {
   json j;
   try {
-    j = json::parse(line);
-  } catch (const json::parse_error& e) {
-    bad("{}: invalid JSON: {}", where, e.what());
+    j = parse_json(line, where);
+  } catch (const Error& e) {
+    bad("{}", e.what());
   }
   if (!j.is_object()) bad("{}: record is not a JSON object", where);
   return j;

@@ -5,8 +5,10 @@
 //  hf    a plain Hugging Face checkpoint of the dequantized ("fake-quantized") weights;
 //  peft  the low-rank branches as a PEFT LoRA adapter (export_peft.cc), for a gptq/hf base.
 // gptq and hf write the main layers only (the base of the adapter), unless hf --merge-lowrank
-// adds L2·L1 into the weights. All are written atomically (export/staged_dir.h) and refuse an
+// adds L2·L1 into the weights. All are written atomically (io/staged_dir.h) and refuse an
 // existing output unless forced.
+// Outputs are never the input (or inside it), and --force replaces only an export of the same
+// kind (io/output_target.h), which the metadata loaq_export=<format> of its safetensors marks.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -62,9 +64,6 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
 // drop_branch_act_quant (then a note says what is lost).
 ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
                           const ExportOptions& opt);
-
-// Refuses an `out` that is the input directory itself.
-void check_out_is_not_input(const std::string& quant_dir, const std::string& out);
 
 // Dispatches on opt.format.
 ExportSummary export_checkpoint(const std::string& quant_dir, const std::string& out,

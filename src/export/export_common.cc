@@ -45,13 +45,6 @@ std::vector<std::byte> float_bytes(const Tensor& t, DType dt, const std::string&
   return out;
 }
 
-void check_out_is_not_input(const std::string& quant_dir, const std::string& out) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(out) && fs::equivalent(fs::path(out), fs::path(quant_dir), ec))
-    fail("--out '{}' is the input directory", out);
-}
-
 ExportSummary export_checkpoint(const std::string& quant_dir, const std::string& out,
                                 const ExportOptions& opt) {
   if (opt.merge_lowrank && opt.format != "hf")

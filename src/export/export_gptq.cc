@@ -19,7 +19,7 @@
 #include "export/export.h"
 #include "export/gptq_pack.h"
 #include "export/quant_dir.h"
-#include "export/staged_dir.h"
+#include "io/staged_dir.h"
 #include "io/atomic_file.h"
 
 namespace loaq {
@@ -101,7 +101,7 @@ std::vector<std::byte> as_byte_vector(const std::vector<T>& v) {
 
 ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
                           const ExportOptions& opt) {
-  check_out_is_not_input(quant_dir, out);
+  check_output_target(out, opt.force, OutputKind::kGptqExport, {quant_dir});
   const QuantDir q(quant_dir);
   const std::string state = q.dir() + "/quant_state.safetensors";
   if (!q.has_quant_state())
@@ -141,7 +141,15 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
   std::map<std::string, PackedLinear> packed;
   bool sym = true, desc_act = false;
   for (const auto& name : q.linears()) {
-    PackedLinear p = pack_linear(q.load_linear(name), m.bits, m.group_size, state);
+    const LinearState s = q.load_linear(name);
+    PackedLinear p = pack_linear(s, m.bits, m.group_size, state);  // checks the dimensions first
+    // A ragged last group (--group not dividing the input dimension) has no place in GPTQ
+    // loaders, which take the group of column c as c / group_size over in / group_size groups.
+    if (m.group_size > 0 && s.in % m.group_size != 0)
+      fail(
+          "{}: group size {} does not divide the input dimension {} of '{}'; the GPTQ format "
+          "cannot store its ragged last group (use --format hf, or a --group that divides it)",
+          state, m.group_size, s.in, name);
     sym = sym && p.sym;
     desc_act = desc_act || !p.trivial_g_idx;
     packed.emplace(name, std::move(p));
@@ -195,7 +203,7 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
                 {"loaq_method", settings.value("method", std::string())},
                 {"loaq_grid", m.grid}};
 
-  StagedDir dir(out, opt.force);
+  StagedDir dir(out, opt.force, OutputKind::kGptqExport, {quant_dir});
   ExportSummary sum;
   sum.out = out;
   sum.dtype = torch_dtype_name(dt);
@@ -206,7 +214,8 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
         "and load that adapter on this base",
         q.lowrank_linears().size()));
   sum.quantization_config = qc;
-  sum.files = write_sharded(dir.path().string(), plan, opt.max_shard_bytes, {{"format", "pt"}});
+  sum.files = write_sharded(dir.path().string(), plan, opt.max_shard_bytes,
+                           {{"format", "pt"}, {"loaq_export", "gptq"}});
   nlohmann::ordered_json cfg = q.config_json();
   cfg["torch_dtype"] = sum.dtype;
   if (cfg.contains("dtype")) cfg["dtype"] = sum.dtype;

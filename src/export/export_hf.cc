@@ -8,14 +8,14 @@
 #include "core/lowrank_branch.h"
 #include "export/export.h"
 #include "export/quant_dir.h"
-#include "export/staged_dir.h"
+#include "io/staged_dir.h"
 #include "io/atomic_file.h"
 
 namespace loaq {
 
 ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
                         const ExportOptions& opt) {
-  check_out_is_not_input(quant_dir, out);
+  check_output_target(out, opt.force, OutputKind::kHfExport, {quant_dir});
   const QuantDir q(quant_dir);
   // The weights must be exactly what the integer state describes (QuantDir::load_linear checks).
   for (const auto& name : q.linears()) (void)q.load_linear(name);
@@ -70,11 +70,13 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
                     }});
   }
 
-  StagedDir dir(out, opt.force);
+  StagedDir dir(out, opt.force, OutputKind::kHfExport, {quant_dir});
+  ExportSummary sum;
   sum.out = out;
   sum.dtype = torch_dtype_name(dt);
   sum.quantized_linears = int64_t(q.linears().size());
-  sum.files = write_sharded(dir.path().string(), plan, opt.max_shard_bytes, {{"format", "pt"}});
+  sum.files = write_sharded(dir.path().string(), plan, opt.max_shard_bytes,
+                           {{"format", "pt"}, {"loaq_export", "hf"}});
   nlohmann::ordered_json cfg = q.config_json();
   cfg["torch_dtype"] = sum.dtype;
   if (cfg.contains("dtype")) cfg["dtype"] = sum.dtype;

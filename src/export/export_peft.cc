@@ -11,8 +11,9 @@
 
 #include "core/error.h"
 #include "export/export.h"
+#include "io/output_target.h"
+#include "io/staged_dir.h"
 #include "export/quant_dir.h"
-#include "export/staged_dir.h"
 #include "io/atomic_file.h"
 
 namespace loaq {
@@ -34,7 +35,7 @@ std::string pattern_key(const std::string& n) {
 
 ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
                           const ExportOptions& opt) {
-  check_out_is_not_input(quant_dir, out);
+  check_output_target(out, opt.force, OutputKind::kPeftExport, {quant_dir});
   const QuantDir q(quant_dir);
   if (!q.has_lowrank())
     fail(
@@ -136,13 +137,13 @@ ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
   std::sort(plan.begin(), plan.end(),
             [](const PlannedTensor& a, const PlannedTensor& b) { return a.name < b.name; });
 
-  StagedDir dir(out, opt.force);
+  StagedDir dir(out, opt.force, OutputKind::kPeftExport, {quant_dir});
   sum.out = out;
   sum.dtype = torch_dtype_name(dt);
   sum.lowrank_linears = int64_t(branches.size());
   // One file, as PEFT's save_pretrained writes it (adapters are small).
   std::vector<std::string> files =
-      write_sharded(dir.path().string(), plan, UINT64_MAX, {{"format", "pt"}});
+      write_sharded(dir.path().string(), plan, UINT64_MAX, {{"format", "pt"}, {"loaq_export", "peft"}});
   if (files.size() != 1 || files[0] != "model.safetensors")
     fail("internal error: the adapter was not written as one file");
   std::filesystem::rename(dir.path() / "model.safetensors",

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -21,6 +22,17 @@ namespace loaq {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Weights beyond sqrt(FLT_MAX) ≈ 1.84e19: a product with an activation of magnitude ≥ 1, or the
+// square RMSNorm takes of the residual stream they feed, overflows fp32 (real checkpoints stay
+// below 1e4).
+constexpr double kMaxSafeWeight = 1.8446742974197924e19;  // sqrt(3.4028235e38)
+
+std::optional<int64_t> first_overflow_risk(const Tensor& w) {
+  for (size_t i = 0; i < w.data.size(); ++i)
+    if (std::fabs(double(w.data[i])) > kMaxSafeWeight) return int64_t(i);
+  return std::nullopt;
+}
 
 struct Ctx {
   InspectResult r;
@@ -255,7 +267,12 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
       for (const auto& t : f->tensors()) {
         if (!is_float(t.dtype)) continue;
         try {
-          (void)f->read_f32(t);
+          const Tensor w = f->read_f32(t);
+          if (const auto big = first_overflow_risk(w))
+            cx.problem(fmt::format(
+                "{}: tensor '{}' holds {:g} at flat index {}: |w| > {:.3g} = sqrt(FLT_MAX), so its "
+                "products with activations and their squares in RMSNorm overflow fp32",
+                f->path(), t.name, w.data[*big], *big, kMaxSafeWeight));
         } catch (const Error& e) {
           file_status[fname] = std::string("error: ") + e.what();
           cx.problem(e.what());
@@ -343,9 +360,16 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
     } else {
       params += shape_numel(t.shape);
       if (cfg)
-        if (auto s = expected_shape(name, *cfg); s && *s != t.shape)
-          cx.problem(fmt::format("{}: tensor '{}' has shape {} but config.json implies {}",
-                                 ft.first->path(), name, shape_str(t.shape), shape_str(*s)));
+        if (auto s = expected_shape(name, *cfg)) {
+          if (*s != t.shape)
+            cx.problem(fmt::format("{}: tensor '{}' has shape {} but config.json implies {}",
+                                   ft.first->path(), name, shape_str(t.shape), shape_str(*s)));
+          if (!is_float(t.dtype))
+            cx.problem(
+                fmt::format("{}: tensor '{}' has dtype {} where a floating-point weight is "
+                            "expected",
+                            ft.first->path(), name, dtype_name(t.dtype)));
+        }
     }
   }
   info["tensors_by_dtype"] = by_dtype;
@@ -371,14 +395,15 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
                            {"vocab_size", tok->vocab_size()},
                            {"add_bos", tok->add_bos}};
       file_status[fs::path(tok->source()).filename().string()] = "ok (tokenizer loaded)";
-      if (cfg && tok->vocab_size() > cfg->vocab_size)
-        cx.problem(fmt::format("tokenizer has {} tokens but config.json vocab_size is {}",
-                               tok->vocab_size(), cfg->vocab_size));
+      if (cfg) check_tokenizer_fits(*tok, *cfg, dir);
     } catch (const Error& e) {
       cx.problem(e.what());
     }
   } else {
     info["tokenizer"] = nullptr;
+    // `eval` and `quantize` cannot run such a directory; --headers-only looks at weights only.
+    if (opt.read_data)
+      cx.problem(fmt::format("{}: missing tokenizer: no tokenizer.json or tokenizer.model", dir));
   }
   for (const auto& f : files) {
     const std::string rel = fs::relative(f, d).string();

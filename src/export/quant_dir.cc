@@ -24,18 +24,6 @@ const char* const kLinearPaths[] = {"self_attn.q_proj", "self_attn.k_proj", "sel
                                     "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
                                     "mlp.down_proj"};
 
-nlohmann::ordered_json read_ordered_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open '{}': {}", path, std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return nlohmann::ordered_json::parse(ss.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: invalid JSON: {}", path, e.what());
-  }
-}
-
 void only_known_keys(const nlohmann::ordered_json& j, const std::set<std::string>& known,
                      const std::string& file, const std::string& where) {
   if (!j.is_object()) fail("{}: '{}' is not an object", file, where);
@@ -156,14 +144,14 @@ QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
         "report.json; give "
         "the directory that `loaq quantize --out` wrote)",
         dir_);
-  config_json_ = read_ordered_json(config.string());
-  config_ = parse_model_config(nlohmann::json::parse(config_json_.dump()), config.string());
+  config_json_ = read_ordered_json_file(config.string());
+  config_ = parse_model_config(parse_json(config_json_.dump(), config.string()), config.string());
   if (config_json_.contains("quantization_config"))
     fail(
         "{}: the model already carries a quantization_config; export takes the output of `loaq "
         "quantize`",
         config.string());
-  report_ = read_ordered_json(report.string());
+  report_ = read_ordered_json_file(report.string());
   check_report(report_, report.string());
 
   model_ = std::make_unique<SafetensorsFile>(model.string());

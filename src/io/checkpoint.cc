@@ -56,7 +56,12 @@ const TensorInfo& Checkpoint::info(const std::string& name) const {
 Tensor Checkpoint::load_f32(const std::string& name) const {
   auto it = index_.find(name);
   if (it == index_.end()) fail("{}: missing weight '{}'", dir_, name);
-  return files_[it->second.first].read_f32(*it->second.second);
+  const SafetensorsFile& f = files_[it->second.first];
+  const TensorInfo& t = *it->second.second;
+  if (!is_float(t.dtype))  // an integer tensor converted to float would run silently as garbage
+    fail("{}: tensor '{}' has dtype {} where a floating-point weight is expected", f.path(), name,
+         dtype_name(t.dtype));
+  return f.read_f32(t);
 }
 
 Tensor Checkpoint::load_f32(const std::string& name, const std::vector<int64_t>& expect) const {

@@ -39,22 +39,34 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
         path, c.architecture);
   }
 
-  auto positive = [&](const char* key) {
+  // Sizes are integers in 1..max: the maxima lie far above any real model and keep every product
+  // of two sizes (a tensor's element count) within int64_t.
+  auto positive = [&](const char* key, int64_t max = int64_t(1) << 24) {
     const auto v = json_get<int64_t>(j, key, path);
-    if (v <= 0) fail("{}: field '{}' must be positive (found {})", path, key, v);
+    if (v <= 0 || v > max)
+      fail("{}: field '{}' must be positive and at most {} (found {})", path, key, max, v);
     return v;
   };
   c.hidden_size = positive("hidden_size");
   c.intermediate_size = positive("intermediate_size");
-  c.num_layers = positive("num_hidden_layers");
-  c.num_heads = positive("num_attention_heads");
+  c.num_layers = positive("num_hidden_layers", 1 << 16);
+  c.num_heads = positive("num_attention_heads", 1 << 16);
   c.num_kv_heads = j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null()
-                       ? positive("num_key_value_heads")
+                       ? positive("num_key_value_heads", 1 << 16)
                        : c.num_heads;
-  c.vocab_size = positive("vocab_size");
-  c.max_position_embeddings = json_get_or<int64_t>(j, "max_position_embeddings", path, 2048);
+  c.vocab_size = positive("vocab_size", INT32_MAX);  // token ids are int32
+  c.max_position_embeddings =
+      j.contains("max_position_embeddings") && !j["max_position_embeddings"].is_null()
+          ? positive("max_position_embeddings", int64_t(1) << 40)
+          : 2048;
   c.rms_norm_eps = json_get_or<double>(j, "rms_norm_eps", path, 1e-6);
   c.rope_theta = json_get_or<double>(j, "rope_theta", path, 10000.0);
+  // RMSNorm divides by sqrt(mean(x²) + eps) and RoPE takes powers of theta: an eps ≤ 0 or a theta
+  // ≤ 0 gives NaN or infinite activations (a NaN perplexity).
+  if (!(c.rms_norm_eps > 0))
+    fail("{}: field 'rms_norm_eps' must be positive (found {})", path, c.rms_norm_eps);
+  if (!(c.rope_theta > 0))
+    fail("{}: field 'rope_theta' must be positive (found {})", path, c.rope_theta);
   c.torch_dtype = json_get_or<std::string>(j, "torch_dtype", path, "float32");
   if (c.num_heads % c.num_kv_heads != 0)
     fail("{}: field 'num_key_value_heads' ({}) must divide 'num_attention_heads' ({})", path,
@@ -62,7 +74,7 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
 
   // head_dim: explicit when given; Qwen3's config class defaults it to 128, the others derive it.
   if (j.contains("head_dim") && !j["head_dim"].is_null()) {
-    c.head_dim = positive("head_dim");
+    c.head_dim = positive("head_dim", 1 << 16);
   } else if (c.arch == Arch::kQwen3) {
     c.head_dim = 128;
   } else {
@@ -109,7 +121,7 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
       s.high_freq_factor = json_get<double>(rs, "high_freq_factor", rp);
       s.original_max_position_embeddings =
           json_get<int64_t>(rs, "original_max_position_embeddings", rp);
-      if (s.factor <= 0 || s.high_freq_factor <= s.low_freq_factor ||
+      if (s.factor <= 0 || s.low_freq_factor <= 0 || s.high_freq_factor <= s.low_freq_factor ||
           s.original_max_position_embeddings <= 0)
         fail("{}: field 'rope_scaling' has inconsistent llama3 parameters", path);
       c.rope_scaling = s;

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/json_file.h"
 
 namespace loaq {
 
@@ -84,12 +85,7 @@ SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
       }
       return true;
     };
-    nlohmann::json header;
-    try {
-      header = nlohmann::json::parse(text.begin(), text.end(), cb);
-    } catch (const nlohmann::json::parse_error& e) {
-      fail("{}: header is not valid JSON: {}", path_, e.what());
-    }
+    const nlohmann::json header = parse_json(text, path_ + ": header", cb);
     if (!dup.empty()) fail("{}: tensor name '{}' appears twice in the header", path_, dup);
     if (!header.is_object()) fail("{}: header is not a JSON object", path_);
 

@@ -430,9 +430,9 @@ TEST(SafetensorsValidation, HeaderLengthAboveLimit) {
 TEST(SafetensorsValidation, InvalidJson) {
   TempDir dir;
   expect_open_error(dir, R"({"a":{"dtype":"F32","shape":[2],)", kTwoFloats,
-                    {"header is not valid JSON"});
-  expect_open_error(dir, "", "", {"header is not valid JSON"});  // zero-length header
-  expect_open_error(dir, std::string("{\0}", 3), "", {"header is not valid JSON"});
+                    {"header: invalid JSON"});
+  expect_open_error(dir, "", "", {"header: invalid JSON"});  // zero-length header
+  expect_open_error(dir, std::string("{\0}", 3), "", {"header: invalid JSON"});
 }
 
 TEST(SafetensorsValidation, HeaderNotAnObject) {

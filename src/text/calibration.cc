@@ -35,7 +35,7 @@ CalibSet sample_windows(const std::vector<int32_t>& stream, int64_t nsamples, in
 
 namespace {
 
-CalibSet from_ids_file(const CalibConfig& cfg) {
+CalibSet from_ids_file(const CalibConfig& cfg, int64_t vocab_size) {
   const SafetensorsFile f(cfg.ids_file);
   const auto* t = f.find("input_ids");
   if (!t) fail("{}: no tensor 'input_ids'", cfg.ids_file);
@@ -54,7 +54,9 @@ CalibSet from_ids_file(const CalibConfig& cfg) {
       std::memcpy(&v32, bytes.data() + 4 * i, 4);
       v = v32;
     }
-    if (v < 0 || v > INT32_MAX) fail("{}: input_ids[{}] = {} is not a token id", cfg.ids_file, i, v);
+    if (v < 0 || v >= vocab_size)
+      fail("{}: input_ids[{}] = {} is not a token id of the tokenizer ({} ids)", cfg.ids_file, i, v,
+           vocab_size);
     c.ids[i] = int32_t(v);
   }
   return c;
@@ -94,7 +96,7 @@ CalibSet from_documents(const Tokenizer& tok, const std::vector<std::string>& do
 }  // namespace
 
 CalibSet sample_calibration(const Tokenizer& tok, const CalibConfig& cfg, const std::string& data_dir) {
-  if (!cfg.ids_file.empty()) return from_ids_file(cfg);
+  if (!cfg.ids_file.empty()) return from_ids_file(cfg, tok.vocab_size());
   if (cfg.nsamples < 1 || cfg.seqlen < 2)
     fail("calibration needs nsamples ≥ 1 and seqlen ≥ 2 (got {} and {})", cfg.nsamples, cfg.seqlen);
   if (cfg.source == "c4" || cfg.source == "c4-head") {

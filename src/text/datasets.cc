@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace loaq {
 
@@ -94,12 +95,7 @@ std::vector<std::string> read_jsonl_texts(const std::string& path) {
   while (std::getline(in, line)) {
     ++lineno;
     if (py_blank(line)) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      fail("{}:{}: invalid JSON: {}", path, lineno, e.what());
-    }
+    const nlohmann::json j = parse_json(line, fmt::format("{}:{}", path, lineno));
     if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
       fail("{}:{}: record has no string field 'text'", path, lineno);
     out.push_back(j["text"].get<std::string>());

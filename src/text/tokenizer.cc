@@ -73,4 +73,16 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   return tok;
 }
 
+void check_tokenizer_fits(const Tokenizer& tok, const ModelConfig& c, const std::string& dir) {
+  if (tok.vocab_size() > c.vocab_size)
+    fail("{}: tokenizer has {} tokens but {} vocab_size is {}", tok.source(), tok.vocab_size(),
+         (fs::path(dir) / "config.json").string(), c.vocab_size);
+}
+
+std::unique_ptr<Tokenizer> load_model_tokenizer(const std::string& dir, const ModelConfig& c) {
+  auto tok = load_tokenizer(dir);
+  check_tokenizer_fits(*tok, c, dir);
+  return tok;
+}
+
 }  // namespace loaq

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "io/model_config.h"
+
 namespace loaq {
 
 class Tokenizer {
@@ -45,5 +47,12 @@ class Tokenizer {
 // tokenizer.json wins over tokenizer.model when both are present, as in transformers. Throws
 // loaq::Error naming the path when there is no tokenizer or it cannot be loaded.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
+
+// The tokenizer of the model directory `dir` whose config is `c` (load_tokenizer), checked against
+// the model: every token id must have a row in the embedding (vocab_size of config.json). Every
+// command that runs a model loads its tokenizer through this.
+std::unique_ptr<Tokenizer> load_model_tokenizer(const std::string& dir, const ModelConfig& c);
+// The check alone: throws loaq::Error naming the tokenizer file and config.json.
+void check_tokenizer_fits(const Tokenizer& tok, const ModelConfig& c, const std::string& dir);
 
 }  // namespace loaq

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses of tests/fuzz (clang, ASan + UBSan, in build/fuzz) and runs each
+# for a bounded time on its committed seed corpus (tests/fuzz/corpus/<harness>, the regression
+# inputs included). New inputs go to build/fuzz/corpus/<harness>, never into the repository; a
+# crash, a sanitizer report, a timeout or an out-of-memory fails the script, with the input saved
+# under build/fuzz/artifacts/.
+#   scripts/fuzz.sh [SECONDS_PER_HARNESS (default 30)] [HARNESS...]
+# Harnesses run $(nproc) at a time. Assets: $LOAQ_ASSETS (default ../shared) for the SentencePiece
+# model that the tokenizer_config.json harness loads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-30}
+shift || true
+harnesses=("$@")
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(safetensors config tokenizer_json jsonl)
+
+cxx=""
+for c in clang++ clang++-14; do
+  if command -v "$c" >/dev/null; then cxx=$(command -v "$c"); break; fi
+done
+if [ -z "$cxx" ]; then
+  echo "fuzz.sh: clang++ not found (scripts/install-deps.sh installs clang and libclang-rt-14-dev)" >&2
+  exit 1
+fi
+cmake --preset fuzz -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
+targets=()
+for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
+cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
+
+assets=${LOAQ_ASSETS:-../shared}
+sp_model="$assets/models/stories260K/tokenizer.model"
+if [ -f "$sp_model" ]; then
+  export LOAQ_FUZZ_SP_MODEL=$(realpath "$sp_model")
+else
+  echo "fuzz.sh: $sp_model not found: the config harness checks config.json only"
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+tmp=build/fuzz/tmp
+mkdir -p build/fuzz/artifacts "$tmp"
+export TMPDIR=$(realpath "$tmp")
+
+run_one() {
+  local h=$1 work=build/fuzz/corpus/$1
+  mkdir -p "$work"
+  ./build/fuzz/fuzz_"$h" "$work" "tests/fuzz/corpus/$h" -max_total_time="$seconds" -timeout=20 \
+    -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix="build/fuzz/artifacts/$h-" >"build/fuzz/$h.log" 2>&1
+}
+
+status=0
+pids=()
+names=()
+for h in "${harnesses[@]}"; do
+  run_one "$h" &
+  pids+=($!)
+  names+=("$h")
+  if [ ${#pids[@]} -ge "$(nproc)" ]; then
+    if ! wait "${pids[0]}"; then status=1; echo "fuzz.sh: fuzz_${names[0]} FAILED:"; tail -40 "build/fuzz/${names[0]}.log"; fi
+    pids=("${pids[@]:1}")
+    names=("${names[@]:1}")
+  fi
+done
+for i in "${!pids[@]}"; do
+  if ! wait "${pids[$i]}"; then status=1; echo "fuzz.sh: fuzz_${names[$i]} FAILED:"; tail -40 "build/fuzz/${names[$i]}.log"; fi
+done
+for h in "${harnesses[@]}"; do
+  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "build/fuzz/$h.log" | grep -o '[0-9]*$' || echo "?")
+  echo "fuzz.sh: fuzz_$h: $runs executions in ${seconds} s"
+done
+rm -rf "$tmp"
+[ $status -eq 0 ] && echo "fuzz.sh: no finding"
+exit $status

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz harnesses into tests/fuzz/corpus/<harness>/.
+
+Every seed is synthetic (written here, no third-party file is copied), small, and shaped like the
+real inputs: Hugging Face config.json of the three architectures, tokenizer_config.json,
+tokenizer.json with the components loaq implements, safetensors files, C4-style and zero-shot
+.jsonl records. The crashers of issue 18 are kept as regression inputs (crash-*). Run from the
+repository root: python3 tests/fuzz/make_seeds.py
+"""
+import json
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def put(harness, name, data):
+    d = os.path.join(ROOT, harness)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# --- safetensors -------------------------------------------------------------------------------
+def safetensors(tensors, metadata=None):
+    header, blobs, off = {}, b"", 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, dtype, shape, raw in tensors:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(raw)]}
+        blobs += raw
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + blobs
+
+
+f32 = lambda *v: struct.pack("<%df" % len(v), *v)
+put("safetensors", "small-f32", safetensors(
+    [("model.embed_tokens.weight", "F32", [2, 2], f32(0.5, -1.0, 2.0, 0.25)),
+     ("model.norm.weight", "F32", [2], f32(1.0, 1.0))], {"format": "pt", "producer": "loaq"}))
+put("safetensors", "mixed-dtypes", safetensors(
+    [("a", "F16", [3], struct.pack("<3H", 0x3C00, 0xC000, 0x7BFF)),
+     ("b", "BF16", [2, 1], struct.pack("<2H", 0x3F80, 0x4049)),
+     ("c", "I64", [2], struct.pack("<2q", 1, -7)),
+     ("d", "U8", [4], bytes([0, 1, 2, 255])),
+     ("e", "F64", [1], struct.pack("<d", 3.5)),
+     ("z", "F32", [0, 4], b"")]))
+put("safetensors", "empty-header", safetensors([]))
+put("safetensors", "nan-value", safetensors([("w", "F32", [1], struct.pack("<I", 0x7FC00000))]))
+put("safetensors", "crash-number-overflow", b"\x07\x00\x00\x00\x00\x00\x00\x004e400\x00\x01")
+
+# --- config.json (first byte even) and tokenizer_config.json (odd) -----------------------------
+llama = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 512,
+         "hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 5,
+         "num_attention_heads": 8, "num_key_value_heads": 4, "hidden_act": "silu",
+         "max_position_embeddings": 512, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+         "tie_word_embeddings": True, "bos_token_id": 1, "eos_token_id": 2,
+         "torch_dtype": "float32"}
+qwen3 = {"architectures": ["Qwen3ForCausalLM"], "vocab_size": 1000, "hidden_size": 32,
+         "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "head_dim": 16, "max_position_embeddings": 4096,
+         "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "tie_word_embeddings": True,
+         "attention_bias": False, "use_sliding_window": False, "eos_token_id": [3, 4],
+         "torch_dtype": "bfloat16"}
+qwen2 = dict(qwen3, architectures=["Qwen2ForCausalLM"])
+del qwen2["head_dim"]
+llama3 = dict(llama, rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                   "high_freq_factor": 4.0,
+                                   "original_max_position_embeddings": 8192},
+              tie_word_embeddings=False)
+rotated = dict(llama, loaq={"rotation": "hadamard", "rotate_seed": 3, "online_down_rotation": True,
+                            "online_o_rotation": True, "act_bits": 4, "act_clip": 0.9})
+for name, c in [("llama", llama), ("qwen3", qwen3), ("qwen2", qwen2), ("llama3-rope", llama3),
+                ("loaq-rotated", rotated)]:
+    put("config", "config-" + name, b"\x00" + json.dumps(c, indent=2).encode())
+put("config", "crash-int-overflow",
+    b'\x00{"architectures":["LlamaForCausalLM"],"hidden_size":22222222222222222222}')
+put("config", "crash-float-to-int", b"\x00" + json.dumps(
+    dict(llama, max_position_embeddings="@")).replace('"@"', "1e30").encode())
+put("config", "crash-double-overflow", b"\x00" + json.dumps(
+    dict(llama, rope_theta="@")).replace('"@"', "1e400").encode())
+for name, c in [("plain", {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>",
+                           "eos_token": "</s>", "model_max_length": 2048}),
+                ("added-token", {"add_bos_token": True,
+                                 "bos_token": {"__type": "AddedToken", "content": "<s>",
+                                               "lstrip": False, "normalized": False,
+                                               "rstrip": False, "single_word": False}}),
+                ("no-bos", {"add_bos_token": False, "bos_token": None})]:
+    put("config", "tokenizer-config-" + name, b"\x01" + json.dumps(c).encode())
+put("config", "crash-tokenizer-config-overflow", b'\x01{"add_bos_token": true, "x": -1e999}')
+
+
+# --- tokenizer.json (then a NUL byte and a text to encode) ------------------------------------
+def bytes_to_unicode():
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    out, n = {}, 0
+    for b in range(256):
+        if b in keep:
+            out[b] = chr(b)
+        else:
+            out[b] = chr(256 + n)
+            n += 1
+    return out
+
+
+b2u = bytes_to_unicode()
+bl_vocab = {b2u[b]: b for b in range(256)}
+bl_merges = []
+for word in ["Ġthe", "Ġand", "ing", "Hello", "Ġworld"]:
+    cur = word[0]
+    for ch in word[1:]:
+        pair = (cur, ch)
+        cur = cur + ch
+        if cur not in bl_vocab:
+            bl_vocab[cur] = len(bl_vocab)
+            bl_merges.append(" ".join(pair))
+special = [{"id": len(bl_vocab), "content": "<|begin_of_text|>", "single_word": False,
+            "lstrip": False, "rstrip": False, "normalized": False, "special": True},
+           {"id": len(bl_vocab) + 1, "content": "<|end|>", "single_word": False,
+            "lstrip": False, "rstrip": False, "normalized": False, "special": True}]
+byte_level = {
+    "version": "1.0", "truncation": None, "padding": None, "added_tokens": special,
+    "normalizer": None,
+    "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+         "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+    "post_processor": {"type": "TemplateProcessing",
+                       "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}},
+                                  {"Sequence": {"id": "A", "type_id": 0}}],
+                       "pair": [{"Sequence": {"id": "A", "type_id": 0}},
+                                {"Sequence": {"id": "B", "type_id": 1}}],
+                       "special_tokens": {"<|begin_of_text|>": {
+                           "id": "<|begin_of_text|>", "ids": [special[0]["id"]],
+                           "tokens": ["<|begin_of_text|>"]}}},
+    "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True,
+                "use_regex": True},
+    "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+              "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+              "ignore_merges": True, "vocab": bl_vocab, "merges": bl_merges}}
+
+sp_vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+for b in range(256):
+    sp_vocab["<0x%02X>" % b] = len(sp_vocab)
+sp_merges = []
+for word in ["▁the", "▁a", "▁Hello", "▁world", "ing"]:
+    cur = word[0]
+    if cur not in sp_vocab:
+        sp_vocab[cur] = len(sp_vocab)
+    for ch in word[1:]:
+        if ch not in sp_vocab:
+            sp_vocab[ch] = len(sp_vocab)
+        pair = (cur, ch)
+        cur += ch
+        if cur not in sp_vocab:
+            sp_vocab[cur] = len(sp_vocab)
+            sp_merges.append([pair[0], pair[1]])
+sp_style = {
+    "version": "1.0", "truncation": None, "padding": None,
+    "added_tokens": [{"id": i, "content": t, "single_word": False, "lstrip": False,
+                      "rstrip": False, "normalized": False, "special": True}
+                     for t, i in [("<unk>", 0), ("<s>", 1), ("</s>", 2)]],
+    "normalizer": {"type": "Sequence", "normalizers": [
+        {"type": "Prepend", "prepend": "▁"},
+        {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]},
+    "pre_tokenizer": None,
+    "post_processor": {"type": "TemplateProcessing",
+                       "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                  {"Sequence": {"id": "A", "type_id": 0}}],
+                       "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                {"Sequence": {"id": "A", "type_id": 0}},
+                                {"SpecialToken": {"id": "<s>", "type_id": 1}},
+                                {"Sequence": {"id": "B", "type_id": 1}}],
+                       "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+    "decoder": {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+        {"type": "ByteFallback"}, {"type": "Fuse"},
+        {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+    "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>",
+              "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": True,
+              "byte_fallback": True, "ignore_merges": False, "vocab": sp_vocab,
+              "merges": sp_merges}}
+metaspace = dict(sp_style, normalizer=None,
+                 pre_tokenizer={"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first",
+                                "split": False},
+                 decoder={"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first",
+                          "split": False})
+texts = ["Hello world, the thing is 12345!\n\n  tabs\tand ünïcödé 日本語 🙂 <|end|>",
+         "Hello\x00\xff\xfe bytes", ""]
+for name, t in [("byte-level", byte_level), ("sentencepiece-style", sp_style),
+                ("metaspace", metaspace)]:
+    for i, text in enumerate(texts[:2]):
+        put("tokenizer_json", "%s-%d" % (name, i),
+            json.dumps(t, ensure_ascii=False).encode() + b"\x00" +
+            text.encode("utf-8", "surrogateescape"))
+put("tokenizer_json", "crash-number-overflow",
+    b'{"version": "1.0", "model": {"type": "BPE", "dropout": 1e400, "vocab": {}, "merges": []}}')
+
+# --- .jsonl readers (first byte: 0 documents, 1 ARC, 2 PIQA, 3 HellaSwag, 4-5 WinoGrande) ------
+put("jsonl", "docs", b"\x00" + b"\n".join(json.dumps({"text": t, "timestamp": "2019-04-25",
+                                                       "url": "https://example.com/%d" % i}).encode()
+                                           for i, t in enumerate(["First document.\nTwo lines.",
+                                                                  "Second one, ünïcödé.", ""])))
+arc = {"id": "Q1", "question": {"stem": "Which is a liquid?",
+                                "choices": [{"text": "ice", "label": "A"},
+                                            {"text": "water", "label": "B"},
+                                            {"text": "steam", "label": "C"}]},
+       "answerKey": "B"}
+arc_num = {"id": "Q2", "question": {"stem": "Pick two.",
+                                    "choices": [{"text": "one", "label": "1"},
+                                                {"text": "two", "label": "2"}]},
+           "answerKey": "2"}
+put("jsonl", "arc", b"\x01" + (json.dumps(arc) + "\n" + json.dumps(arc_num) + "\n").encode())
+piqa = {"goal": "To open a jar,", "sol1": "twist the lid.", "sol2": "freeze it."}
+put("jsonl", "piqa", b"\x02" + (json.dumps(piqa) + "\n" + json.dumps(piqa) + "\n").encode() +
+    b"\x000\n1\n")
+put("jsonl", "hellaswag", b"\x03" + "\n".join([
+    "A man is sitting on a roof. he", "0", "is using wrap to wrap a pair of skis.",
+    "is ripping level tiles off.", "is holding a rubik's cube.", "starts pulling up roofing."
+]).encode() + b"\n")
+wino = {"qID": "1", "sentence": "The trophy doesn't fit in the suitcase because _ is too big.",
+        "option1": "the trophy", "option2": "the suitcase", "answer": "1"}
+put("jsonl", "winogrande", b"\x04" + (json.dumps(wino) + "\n").encode())
+put("jsonl", "winogrande-skip-bad", b"\x0a" + (json.dumps(wino) + "\n{\"bad\": 1}\n").encode())
+put("jsonl", "crash-number-overflow", b'\x00{"text": "a"}\n{"text": "b", "x": 1e400}\n')
+put("jsonl", "crash-arc-overflow", b'\x01{"id": 1e400}\n')
