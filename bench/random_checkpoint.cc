@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/memory.h"
 #include "core/tensor.h"
-#include "export/staged_dir.h"
+#include "io/staged_dir.h"
 #include "io/atomic_file.h"
 
 namespace loaq::bench {
@@ -152,7 +152,13 @@ RandomCheckpointResult write_random_checkpoint(const RandomCheckpointOptions& o)
   const auto tensors = hf_tensors(res.config, o.dtype);
   const auto shards = plan_shards(tensors, o.shard_bytes);
 
-  StagedDir dir(o.out, o.force);
+  // --force replaces whatever is at --out (a generated checkpoint is not worth a kind of its own).
+  if (o.force && fs::exists(o.out)) {
+    std::error_code ec;
+    fs::remove_all(o.out, ec);
+    if (ec) fail("cannot remove '{}': {}", o.out, ec.message());
+  }
+  StagedDir dir(o.out, false, OutputKind::kHfExport, {});
   write_file_atomic(dir.file("config.json"), cj.dump(2) + "\n");
   if (!o.tokenizer_dir.empty())
     for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",

@@ -71,7 +71,6 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
   }
 
   StagedDir dir(out, opt.force, OutputKind::kHfExport, {quant_dir});
-  ExportSummary sum;
   sum.out = out;
   sum.dtype = torch_dtype_name(dt);
   sum.quantized_linears = int64_t(q.linears().size());
