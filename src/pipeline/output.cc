@@ -16,6 +16,7 @@
 #include "io/atomic_file.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "io/staged_dir.h"
 #include "pipeline/resume.h"
 
 namespace loaq {
@@ -154,6 +155,9 @@ QuantOutput::QuantOutput(const Checkpoint& src, const QuantizeConfig& cfg, const
   resume_dir_ = partial_ + "/resume";
   const std::string state = resume_dir_ + "/state.json";
   std::error_code ec;
+  // Staging folders of dead runs of this output (and an earlier output a killed run had moved
+  // aside) are cleaned up or put back first (io/staged_dir.h).
+  clean_stale_staging(out);
   if (fs::exists(out) && !o.force)
     fail("output directory '{}' exists (use --force to replace it)", o.out_dir);
   if (fs::exists(partial_)) {
@@ -350,8 +354,7 @@ void QuantOutput::commit(const nlohmann::ordered_json& report) {
   if (ec) fail("cannot remove '{}': {}", resume_dir_, ec.message());
   const fs::path out = fs::absolute(o_.out_dir).lexically_normal();
   if (fs::exists(out)) {
-    const fs::path old =
-        out.parent_path() / fmt::format(".{}.old-{}", out.filename().string(), ::getpid());
+    const fs::path old = out.parent_path() / staging_name(out, "old");
     fs::rename(out, old, ec);
     if (ec) fail("cannot move the existing '{}' aside: {}", o_.out_dir, ec.message());
     fs::rename(partial_, out, ec);
