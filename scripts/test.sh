@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash scripts/install-llama-cpp.sh  # the real llama.cpp for the GGUF tests (build/llama.cpp)
 jobs=$(nproc)
 cmake --preset release
 cmake --build --preset release -j "$jobs"
