@@ -227,3 +227,69 @@ put("jsonl", "winogrande", b"\x04" + (json.dumps(wino) + "\n").encode())
 put("jsonl", "winogrande-skip-bad", b"\x0a" + (json.dumps(wino) + "\n{\"bad\": 1}\n").encode())
 put("jsonl", "crash-number-overflow", b'\x00{"text": "a"}\n{"text": "b", "x": 1e400}\n')
 put("jsonl", "crash-arc-overflow", b'\x01{"id": 1e400}\n')
+
+# --- GGUF v3 (ggml's docs/gguf.md): header, metadata, tensor infos, aligned data ----------------
+GGUF_SIZES = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24),
+              8: (32, 34), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176),
+              14: (256, 210), 30: (1, 2)}
+
+
+def gguf_str(s):
+    b = s.encode("utf-8")
+    return struct.pack("<Q", len(b)) + b
+
+
+def gguf_value(t, v):
+    fmt = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
+           11: "<q", 12: "<d"}
+    return gguf_str(v) if t == 8 else struct.pack(fmt[t], v)
+
+
+def gguf(kv, tensors, alignment=32):
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv))
+    for key, t, v in kv:
+        out += gguf_str(key)
+        if isinstance(v, list):
+            out += struct.pack("<IIQ", 9, t, len(v)) + b"".join(gguf_value(t, x) for x in v)
+        else:
+            out += struct.pack("<I", t) + gguf_value(t, v)
+    blobs, off = b"", 0
+    for name, ne, ty in tensors:
+        block, nb = GGUF_SIZES[ty]
+        rows = 1
+        for d in ne[1:]:
+            rows *= d
+        n = ne[0] // block * nb * rows
+        out += gguf_str(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", d)
+                                                                       for d in ne)
+        out += struct.pack("<IQ", ty, off)
+        # Deterministic bytes; fp16 scale fields get moderate values through the low bytes.
+        data = bytes((i * 37 + off) % 251 for i in range(n))
+        pad = (-n) % alignment
+        blobs += data + b"\0" * pad
+        off += n + pad
+    out += b"\0" * ((-len(out)) % alignment)
+    return out + blobs
+
+
+gguf_kv = [("general.architecture", 8, "llama"), ("general.alignment", 4, 32),
+           ("llama.block_count", 4, 1), ("llama.embedding_length", 4, 256),
+           ("llama.rope.freq_base", 6, 10000.0), ("tokenizer.ggml.model", 8, "llama"),
+           ("tokenizer.ggml.tokens", 8, ["<unk>", "<s>", "</s>", "a"]),
+           ("tokenizer.ggml.scores", 6, [0.0, 0.0, 0.0, -1.0]),
+           ("tokenizer.ggml.token_type", 5, [2, 3, 3, 1]),
+           ("tokenizer.ggml.add_bos_token", 7, True), ("big", 10, 2**63), ("neg", 11, -5),
+           ("pi", 12, 3.14159)]
+put("gguf", "gguf-float", gguf(gguf_kv, [("token_embd.weight", [256, 4], 0),
+                                         ("output_norm.weight", [256], 0),
+                                         ("blk.0.attn_q.weight", [256, 2], 1),
+                                         ("blk.0.attn_k.weight", [256, 2], 30)]))
+put("gguf", "gguf-legacy", gguf(gguf_kv[:3], [("q8", [64, 2], 8), ("q4_0", [64, 2], 2),
+                                              ("q4_1", [32, 1], 3), ("q5_0", [32, 3], 6),
+                                              ("q5_1", [32, 1], 7)]))
+put("gguf", "gguf-kquants", gguf(gguf_kv[:2], [("q2k", [256, 1], 10), ("q3k", [256, 1], 11),
+                                               ("q4k", [256, 2], 12), ("q5k", [256, 1], 13),
+                                               ("q6k", [256, 1], 14)], alignment=32))
+put("gguf", "gguf-align64", gguf([("general.alignment", 4, 64)], [("a", [32, 2], 8),
+                                                                 ("b", [3], 0)], alignment=64))
+put("gguf", "gguf-empty", gguf([], []))
