@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -15,6 +16,7 @@
 #include "dist/report.h"
 #include "eval/ppl_suite.h"
 #include "eval/zeroshot.h"
+#include "export/gguf_import.h"
 #include "io/atomic_file.h"
 #include "text/datasets.h"
 #include "text/tokenizer.h"
@@ -25,6 +27,7 @@ namespace {
 
 struct EvalArgs {
   std::string model;
+  std::string tokenizer;  // a GGUF --model: the Hugging Face directory whose tokenizer to use
   std::string ppl = "wikitext2,c4";
   bool ppl_given = false;  // --ppl on the command line (else only --tasks runs when given)
   std::string tasks;
@@ -70,10 +73,24 @@ int run_eval(const EvalArgs& a) {
   if (!a.tasks.empty() && split_csv(a.tasks).empty()) fail("--tasks: no task given");
   const std::vector<McTask> tasks = load_tasks(a, data);
 
-  const Checkpoint ckpt(a.model);
-  const auto tok = load_model_tokenizer(a.model, ckpt.config());
-  warn_long_windows(ckpt.config(), a.seqlen, a.model);
-  const ModelSource model(ckpt);  // one decoder layer resident at a time
+  // A GGUF file is dequantized into a resident model (export/gguf_import.h); a directory is
+  // streamed, one decoder layer resident at a time.
+  std::optional<Checkpoint> ckpt;
+  std::optional<Model> gguf;
+  if (is_gguf_file(a.model)) {
+    if (a.tokenizer.empty())
+      fail(
+          "--model {} is a GGUF file: give --tokenizer DIR, the Hugging Face directory whose "
+          "tokenizer it was exported with",
+          a.model);
+    gguf.emplace(load_gguf_model(a.model));
+  } else {
+    ckpt.emplace(a.model);
+  }
+  const ModelConfig& config = gguf ? gguf->config : ckpt->config();
+  const auto tok = load_model_tokenizer(a.tokenizer.empty() ? a.model : a.tokenizer, config);
+  warn_long_windows(config, a.seqlen, a.model);
+  const ModelSource model = gguf ? ModelSource(*gguf) : ModelSource(*ckpt);
   const bool bos = !a.no_bos && tok->add_bos;
 
   nlohmann::ordered_json out;
@@ -140,7 +157,9 @@ Runner add_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "eval",
       "Perplexity (GPTQ protocol) and zero-shot accuracy (lm-evaluation-harness) of a checkpoint");
-  cmd->add_option("--model", a->model, "Hugging Face model directory")->required();
+  cmd->add_option("--model", a->model, "Hugging Face model directory, or a GGUF file")->required();
+  cmd->add_option("--tokenizer", a->tokenizer,
+                  "With a GGUF --model: the Hugging Face directory of its tokenizer");
   auto* ppl = cmd->add_option("--ppl", a->ppl,
                               "Comma-separated: wikitext2, c4, ptb, or paths of text/jsonl files "
                               "(not run by default when --tasks is given)")

@@ -39,13 +39,19 @@ Runner add_export(CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
   auto* cmd = app.add_subcommand(
       "export", "Write a quantized model (a `loaq quantize` output) in another format");
-  cmd->add_option("QUANT_DIR", a->input, "Directory written by `loaq quantize --out`")->required();
+  cmd->add_option("QUANT_DIR", a->input,
+                  "Directory written by `loaq quantize --out` (gguf: any Hugging Face directory)")
+      ->required();
   cmd->add_option("--format", a->opt.format,
                   "gptq (packed GPTQ v1 checkpoint), hf (dequantized weights) or peft (the "
-                  "low-rank branches as a LoRA adapter)")
+                  "low-rank branches as a LoRA adapter) or gguf (one file for llama.cpp)")
       ->required()
-      ->check(CLI::IsMember({"gptq", "hf", "peft"}));
-  cmd->add_option("--out", a->out, "Output directory")->required();
+      ->check(CLI::IsMember({"gptq", "hf", "peft", "gguf"}));
+  cmd->add_option("--out", a->out, "Output directory (gguf: output file)")->required();
+  cmd->add_option("--type", a->opt.gguf_type,
+                  "gguf: the weight matrices' type: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
+                  "Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (llama.cpp's reference quantizer)")
+      ->capture_default_str();
   cmd->add_option(
       "--dtype", a->opt.dtype,
       "float16|bfloat16|float32: float tensors (gptq: embeddings, norms, head; default float16; "

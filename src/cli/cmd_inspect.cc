@@ -6,6 +6,8 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "export/gguf_import.h"
+#include "export/gguf_inspect.h"
 #include "export/inspect.h"
 #include "io/atomic_file.h"
 
@@ -19,6 +21,13 @@ struct InspectArgs {
 };
 
 int run_inspect(const InspectArgs& a) {
+  if (is_gguf_file(a.dir)) {
+    const GgufInspection r = inspect_gguf(a.dir, a.headers_only);
+    fmt::print("{}", r.text);
+    if (!r.problems.empty())
+      fail("{}: {} problem(s) found (listed above)", a.dir, r.problems.size());
+    return 0;
+  }
   InspectOptions o;
   o.read_data = !a.headers_only;
   const InspectResult r = inspect_checkpoint(a.dir, o);
@@ -33,7 +42,8 @@ int run_inspect(const InspectArgs& a) {
 Runner add_inspect(CLI::App& app) {
   auto a = std::make_shared<InspectArgs>();
   auto* cmd = app.add_subcommand("inspect", "Describe and validate a checkpoint directory");
-  cmd->add_option("DIR", a->dir, "Checkpoint directory (Hugging Face, loaq quantize output, GPTQ)")
+  cmd->add_option("DIR", a->dir,
+                  "Checkpoint directory (Hugging Face, loaq quantize output, GPTQ) or GGUF file")
       ->required();
   cmd->add_option("--json", a->json, "Also write the description as JSON to this file");
   cmd->add_flag("--headers-only", a->headers_only,

@@ -52,7 +52,8 @@ ExportSummary export_checkpoint(const std::string& quant_dir, const std::string&
   if (opt.format == "gptq") return export_gptq(quant_dir, out, opt);
   if (opt.format == "hf") return export_hf(quant_dir, out, opt);
   if (opt.format == "peft") return export_peft(quant_dir, out, opt);
-  fail("--format '{}': expected gptq, hf or peft", opt.format);
+  if (opt.format == "gguf") return export_gguf(quant_dir, out, opt);
+  fail("--format '{}': expected gptq, hf, peft or gguf", opt.format);
 }
 
 }  // namespace loaq

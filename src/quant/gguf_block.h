@@ -38,6 +38,9 @@ struct GgufBlockFormat {
   int group;       // elements that share one scale (32, or 16 / 32 for the sub-blocks)
   int qmin, qmax;  // the range of the stored codes
   bool has_min;    // x = s·q − m (an asymmetric grid) rather than x = s·(q − z)
+  // What llama-quantize uses instead when a row's length is not a multiple of `block`
+  // (llama-quant.cpp's tensor_type_fallback; F16 when that does not fit either).
+  GgmlType fallback;
   void (*quantize_ref)(const float* x, GgufBlock& b);
   void (*pack)(const GgufBlock& b, uint8_t* out);
   void (*unpack)(const uint8_t* in, GgufBlock& b);
