@@ -51,12 +51,12 @@ bin=$dir/bin
 mkdir -p "$bin"
 for so in "$libs"/libggml-cpu-*.so; do ln -sf "$so" "$bin/$(basename "$so")"; done
 
-flags=(-std=c++17 -O2 -w -I"$src/include" -I"$src/ggml/include" -I"$src/common" -I"$src/vendor")
+flags=(-std=c++17 -O2 -I"$src/include" -I"$src/ggml/include" -I"$src/common" -I"$src/vendor")
 link=(-L"$libs" -l:libllama.v0.4.0.so -l:libllama-common.so -l:libggml.v0.4.0.so -l:libggml-base.so
   -lpthread "-Wl,-rpath,$libs")
-build() {  # build NAME SOURCE...
-  local name=$1 out=$bin/$1 newer=0
-  shift
+build() {  # build NAME WARNING-FLAGS SOURCE...
+  local name=$1 warn=$2 out=$bin/$1 newer=0
+  shift 2
   if [ -x "$out" ]; then
     for s in "$@"; do [ "$s" -nt "$out" ] && newer=1; done
   else
@@ -64,13 +64,14 @@ build() {  # build NAME SOURCE...
   fi
   [ $newer -eq 0 ] && return 0
   echo "install-llama-cpp: compiling $name"
-  g++ "${flags[@]}" "$@" -o "$out.tmp" "${link[@]}"
+  g++ "${flags[@]}" $warn "$@" -o "$out.tmp" "${link[@]}"
   mv "$out.tmp" "$out"
 }
-build llama-quantize "$src/tools/quantize/quantize.cpp" "$src/tools/quantize/main.cpp"
-build llama-perplexity "$src/tools/perplexity/perplexity.cpp" "$src/tools/perplexity/main.cpp"
-build llama-imatrix "$src/tools/imatrix/imatrix.cpp"
-build llama-logits "$repo/tools/llama_logits.cc"
+# llama.cpp's sources with its warnings off; ours with warnings as errors, as in the CMake build.
+build llama-quantize -w "$src/tools/quantize/quantize.cpp" "$src/tools/quantize/main.cpp"
+build llama-perplexity -w "$src/tools/perplexity/perplexity.cpp" "$src/tools/perplexity/main.cpp"
+build llama-imatrix -w "$src/tools/imatrix/imatrix.cpp"
+build llama-logits "-Wall -Wextra -Werror" "$repo/tools/llama_logits.cc"
 
 # A smoke test: the tools start (their libraries resolve).
 help=$("$bin/llama-quantize" --help 2>&1 || true)

@@ -31,11 +31,9 @@ struct CliResult {
   bool has(const std::string& s) const { return output.find(s) != std::string::npos; }
 };
 
-// Runs LOAQ_BINARY with `args`.
-inline CliResult run_loaq(const std::vector<std::string>& args) {
+// Runs the program all[0] (a path) with arguments all[1..].
+inline CliResult run_command(std::vector<std::string> all) {
   CliResult r;
-  std::vector<std::string> all = {LOAQ_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
   int fds[2];
   if (::pipe(fds) != 0) {
     ADD_FAILURE() << "pipe: " << std::strerror(errno);
@@ -79,6 +77,13 @@ inline CliResult run_loaq(const std::vector<std::string>& args) {
     r.exit_code = WEXITSTATUS(status);
   }
   return r;
+}
+
+// Runs LOAQ_BINARY with `args`.
+inline CliResult run_loaq(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {LOAQ_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
+  return run_command(std::move(all));
 }
 
 // A process id that was in use a moment ago and no longer is (a child that has exited and been

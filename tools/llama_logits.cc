@@ -3,6 +3,8 @@
 // the prebuilt llama.cpp libraries (not part of the CMake build).
 //   llama-logits MODEL.gguf --tokens 1,2,3 --out LOGITS.f32   logits [n_tokens][n_vocab], float32
 //   llama-logits MODEL.gguf --tokenize TEXT                   token ids, one line, comma separated
+//   llama-logits MODEL.gguf --dequantize OUT.f32              every tensor, in file order, as
+//                                                             ggml's own reader and to_float see it
 // The context is the one whose logits agree with an fp64 reference: F32 K and V cache, flash
 // attention off, one sequence, every position output. Exit 1 with a message on any failure.
 #include <cstdio>
@@ -12,6 +14,8 @@
 #include <vector>
 
 #include "ggml-backend.h"
+#include "ggml.h"
+#include "gguf.h"
 #include "llama.h"
 
 namespace {
@@ -40,11 +44,48 @@ void quiet_log(ggml_log_level level, const char* text, void*) {
   if (level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
 }
 
+// Reads the file with ggml's gguf reader and writes each tensor through its type's to_float.
+int dequantize(const std::string& path, const std::string& out) {
+  gguf_init_params params = {/*no_alloc=*/true, /*ctx=*/nullptr};
+  gguf_context* ctx = gguf_init_from_file(path.c_str(), params);
+  if (ctx == nullptr) return fail("ggml's gguf reader refuses " + path);
+  FILE* in = std::fopen(path.c_str(), "rb");
+  FILE* f = std::fopen(out.c_str(), "wb");
+  if (in == nullptr || f == nullptr) return fail("cannot open " + path + " or " + out);
+  const size_t data = gguf_get_data_offset(ctx);
+  for (int64_t i = 0; i < gguf_get_n_tensors(ctx); ++i) {
+    const ggml_type type = gguf_get_tensor_type(ctx, i);
+    const size_t bytes = gguf_get_tensor_size(ctx, i);
+    const auto* traits = ggml_get_type_traits(type);
+    if (traits->to_float == nullptr && type != GGML_TYPE_F32)
+      return fail(std::string("no to_float for ") + ggml_type_name(type));
+    std::vector<uint8_t> raw(bytes);
+    if (std::fseek(in, long(data + gguf_get_tensor_offset(ctx, i)), SEEK_SET) != 0 ||
+        std::fread(raw.data(), 1, bytes, in) != bytes)
+      return fail(std::string("cannot read tensor ") + gguf_get_tensor_name(ctx, i));
+    const int64_t n = int64_t(bytes / ggml_type_size(type)) * ggml_blck_size(type);
+    std::vector<float> y(static_cast<size_t>(n));
+    if (type == GGML_TYPE_F32) {
+      std::memcpy(y.data(), raw.data(), bytes);
+    } else {
+      traits->to_float(raw.data(), y.data(), n);
+    }
+    if (std::fwrite(y.data(), sizeof(float), y.size(), f) != y.size())
+      return fail("cannot write " + out);
+  }
+  std::fclose(in);
+  if (std::fclose(f) != 0) return fail("cannot write " + out);
+  gguf_free(ctx);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    return fail("usage: llama-logits MODEL.gguf (--tokens IDS --out FILE | --tokenize TEXT)");
+    return fail(
+        "usage: llama-logits MODEL.gguf (--tokens IDS --out FILE | --tokenize TEXT | "
+        "--dequantize FILE)");
   }
   std::string model_path = argv[1], tokens_arg, out_path, text;
   bool tokenize = false;
@@ -54,6 +95,8 @@ int main(int argc, char** argv) {
       tokens_arg = argv[i + 1];
     } else if (flag == "--out") {
       out_path = argv[i + 1];
+    } else if (flag == "--dequantize") {
+      return dequantize(model_path, argv[i + 1]);
     } else if (flag == "--tokenize") {
       tokenize = true;
       text = argv[i + 1];
