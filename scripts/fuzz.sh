@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(safetensors config tokenizer_json jsonl)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(safetensors config tokenizer_json jsonl gguf)
 
 cxx=""
 for c in clang++ clang++-14; do

@@ -26,7 +26,10 @@
 #include "cli_run.h"
 #include "export/export.h"
 #include "export/gguf_import.h"
+#include "io/checkpoint.h"
 #include "io/gguf.h"
+#include "io/json_file.h"
+#include "io/safetensors.h"
 #include "model/model.h"
 #include "quant/gguf_block.h"
 #include "test_assets.h"
@@ -47,6 +50,7 @@ std::string llama_bin() {
   GTEST_SKIP() << "llama.cpp tools not found in " << llama_bin()                                  \
                << " (run scripts/install-llama-cpp.sh, or set LOAQ_LLAMA_CPP_BIN)"
 
+// The files of this process's tests, removed when the tests end.
 const fs::path& work_dir() {
   static const fs::path d = [] {
     auto p = fs::temp_directory_path() / ("loaq-gguf-llama-" + std::to_string(::getpid()));
@@ -56,12 +60,22 @@ const fs::path& work_dir() {
   return d;
 }
 
+class RemoveWorkDir : public testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(work_dir(), ec);
+  }
+};
+const auto* const kRemoveWorkDir = testing::AddGlobalTestEnvironment(new RemoveWorkDir);
+
 std::string export_to(const std::string& model_dir, const std::string& type,
-                      const std::string& name) {
+                      const std::string& name, bool pure = true) {
   const std::string out = (work_dir() / name).string();
   ExportOptions o;
   o.format = "gguf";
   o.gguf_type = type;
+  o.gguf_pure = pure && type[0] == 'Q';
   o.force = true;
   export_gguf(model_dir, out, o);
   return out;
@@ -88,7 +102,10 @@ std::vector<int32_t> llama_tokenize(const std::string& gguf, const std::string& 
 
 std::vector<float> llama_logits(const std::string& gguf, const std::vector<int32_t>& ids) {
   std::string arg;
-  for (size_t i = 0; i < ids.size(); ++i) arg += (i ? "," : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) arg += ',';
+    arg += std::to_string(ids[i]);
+  }
   const std::string out = (work_dir() / "logits.f32").string();
   const auto r =
       test::run_command({llama_bin() + "/llama-logits", gguf, "--tokens", arg, "--out", out});
@@ -114,9 +131,50 @@ TEST(GgufLlamaCpp, TokenizerMatches) {
   }
 }
 
+// Byte-level BPE vocabularies (Llama 3's and Qwen3's tokenizer.json) on a small qwen3 model whose
+// embedding is widened to the vocabulary: llama.cpp (pre-tokenizer llama-bpe / qwen2, merges)
+// tokenizes as loaq does, special tokens and BOS included.
+TEST(GgufLlamaCpp, BpeTokenizersMatch) {
+  LOAQ_REQUIRE_LLAMA_CPP();
+  LOAQ_REQUIRE_ASSET(base, "models/qwen3-tiny");
+  for (const auto& [name, vocab] :
+       {std::pair{"llama3", int64_t(128256)}, std::pair{"qwen3", int64_t(151936)}}) {
+    LOAQ_REQUIRE_ASSET(tok_dir, std::string("tokenizers/") + name);
+    const fs::path dir = work_dir() / (std::string("bpe-") + name);
+    fs::create_directories(dir);
+    auto cfg = read_json_file(base + "/config.json");
+    cfg["vocab_size"] = vocab;
+    std::ofstream(dir / "config.json") << cfg.dump(2);
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+      fs::copy_file(tok_dir + "/" + f, dir / f, fs::copy_options::overwrite_existing);
+    const Checkpoint ck(base);
+    std::vector<Tensor> keep;
+    std::vector<TensorToWrite> tensors;
+    keep.reserve(ck.tensor_names().size() + 1);
+    for (const auto& n : ck.tensor_names()) {
+      if (n == "model.embed_tokens.weight") continue;
+      keep.push_back(ck.load_f32(n));
+      tensors.push_back(f32_entry(n, keep.back()));
+    }
+    keep.push_back(Tensor({vocab, ck.config().hidden_size}));
+    for (size_t i = 0; i < keep.back().data.size(); ++i)
+      keep.back().data[i] = float(i % 97) * 1e-3f;
+    tensors.push_back(f32_entry("model.embed_tokens.weight", keep.back()));
+    write_safetensors((dir / "model.safetensors").string(), tensors);
+    const std::string g = export_to(dir.string(), "F16", std::string("bpe-") + name + ".gguf");
+    const auto tok = load_model_tokenizer(dir.string(), load_model_config(dir.string()));
+    for (const std::string& text :
+         {std::string(kText), std::string("Hello world! 1234567, über ça 日本語."),
+          std::string("  two  spaces\nand a newline <|endoftext|> x")}) {
+      EXPECT_EQ(llama_tokenize(g, text), tok->encode_with_special(text)) << name << ": " << text;
+    }
+  }
+}
+
 struct ExactCase {
   const char* model;
-  const char* type;
+  const char* type;  // F32/F16/BF16 or a llama-quantize file type
+  bool pure;         // every matrix the file type's base type (else llama-quantize's mixture)
 };
 
 class GgufExact : public testing::TestWithParam<ExactCase> {};
@@ -125,7 +183,8 @@ TEST_P(GgufExact, LogitsMatchLlamaCpp) {
   LOAQ_REQUIRE_LLAMA_CPP();
   const auto& p = GetParam();
   LOAQ_REQUIRE_ASSET(dir, std::string("models/") + p.model);
-  const std::string g = export_to(dir, p.type, std::string(p.model) + "-" + p.type + ".gguf");
+  const std::string g =
+      export_to(dir, p.type, std::string(p.model) + "-" + p.type + ".gguf", p.pure);
   const auto ids = llama_tokenize(g, kText);
   ASSERT_GT(ids.size(), 20u);
   // (a) The weights, as ggml decodes them, bit for bit.
@@ -162,24 +221,30 @@ TEST_P(GgufExact, LogitsMatchLlamaCpp) {
   std::printf("%s %s: relative error %.3g (max |diff| %.3g, max |logit| %.3g)\n", p.model, p.type,
               rel, max_diff, max_ref);
   const std::string type = p.type;
-  const bool fp32_compute = type == "F32" || type == "F16";
+  const bool fp32_compute = type == "F32" || type == "F16";  // llama.cpp computes in fp32
   EXPECT_LT(rel, fp32_compute ? 1e-5 : 3e-2) << "max |diff| " << max_diff;
 }
 
 std::string exact_name(const testing::TestParamInfo<ExactCase>& i) {
-  std::string s = std::string(i.param.model) + "_" + i.param.type;
+  std::string s = std::string(i.param.model) + "_" + i.param.type + (i.param.pure ? "_pure" : "");
   for (auto& c : s)
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   return s;
 }
 
-constexpr const char* kTypes[] = {"F32",  "F16",  "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0",
-                                  "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"};
+// Pure, these cover every block type loaq writes (Q3_K_S: Q3_K, Q4_K_S: Q4_K, Q5_K_S: Q5_K).
+constexpr const char* kTypes[] = {"F32",  "F16",  "BF16",   "Q8_0",   "Q4_0",   "Q4_1", "Q5_0",
+                                  "Q5_1", "Q2_K", "Q3_K_S", "Q4_K_S", "Q5_K_S", "Q6_K"};
+// llama-quantize's mixtures.
+constexpr const char* kMixtures[] = {"Q8_0",   "Q4_0",   "Q5_1",   "Q2_K",   "Q3_K_S",
+                                     "Q3_K_M", "Q4_K_S", "Q4_K_M", "Q5_K_M", "Q6_K"};
 
 std::vector<ExactCase> exact_cases() {
   std::vector<ExactCase> v;
   for (const char* m : {"llama-mini-7m", "qwen3-tiny"})
-    for (const char* t : kTypes) v.push_back({m, t});
+    for (const char* t : kTypes) v.push_back({m, t, true});
+  for (const char* m : {"qwen2-tiny", "llama3-tiny"})  // q/k/v biases; llama3 rope scaling
+    for (const char* t : {"F32", "Q4_K_M"}) v.push_back({m, t, false});
   return v;
 }
 
@@ -203,6 +268,7 @@ TEST_P(GgufRoundTrip, BytesEqualLlamaQuantize) {
   for (const auto& ta : a.header().tensors) {
     const auto* tb = b.header().tensor(ta.name);
     ASSERT_NE(tb, nullptr) << ta.name;
+    // The mixture: the type llama-quantize chose for this tensor.
     EXPECT_EQ(ggml_type_info(ta.type).name, std::string(ggml_type_info(tb->type).name)) << ta.name;
     EXPECT_EQ(ta.ne, tb->ne) << ta.name;
     const auto da = a.data(ta), db = b.data(*tb);
@@ -218,9 +284,11 @@ TEST_P(GgufRoundTrip, BytesEqualLlamaQuantize) {
 
 std::vector<ExactCase> roundtrip_cases() {
   std::vector<ExactCase> v;
-  for (const char* m : {"llama-mini-7m", "qwen3-tiny"})
+  for (const char* m : {"llama-mini-7m", "qwen3-tiny"}) {
     for (const char* t : kTypes)
-      if (std::string(t).rfind("F", 0) != 0 && std::string(t) != "BF16") v.push_back({m, t});
+      if (t[0] == 'Q') v.push_back({m, t, true});
+    for (const char* t : kMixtures) v.push_back({m, t, false});
+  }
   return v;
 }
 

@@ -3,6 +3,9 @@
 // the prebuilt llama.cpp libraries (not part of the CMake build).
 //   llama-logits MODEL.gguf --tokens 1,2,3 --out LOGITS.f32   logits [n_tokens][n_vocab], float32
 //   llama-logits MODEL.gguf --tokenize TEXT                   token ids, one line, comma separated
+//                                                             (BOS as the file says; special tokens
+//                                                             in the text recognized, as Hugging
+//                                                             Face tokenizers do)
 //   llama-logits MODEL.gguf --dequantize OUT.f32              every tensor, in file order, as
 //                                                             ggml's own reader and to_float see it
 // The context is the one whose logits agree with an fp64 reference: F32 K and V cache, flash
@@ -117,7 +120,7 @@ int main(int argc, char** argv) {
     std::vector<llama_token> ids(text.size() + 8);
     int n = llama_tokenize(vocab, text.c_str(), static_cast<int32_t>(text.size()), ids.data(),
                            static_cast<int32_t>(ids.size()), /*add_special=*/true,
-                           /*parse_special=*/false);
+                           /*parse_special=*/true);
     if (n < 0) return fail("tokenize failed");
     for (int i = 0; i < n; ++i) std::printf(i ? ",%d" : "%d", ids[i]);
     std::printf("\n");

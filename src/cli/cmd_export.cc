@@ -49,9 +49,12 @@ Runner add_export(CLI::App& app) {
       ->check(CLI::IsMember({"gptq", "hf", "peft", "gguf"}));
   cmd->add_option("--out", a->out, "Output directory (gguf: output file)")->required();
   cmd->add_option("--type", a->opt.gguf_type,
-                  "gguf: the weight matrices' type: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
-                  "Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (llama.cpp's reference quantizer)")
+                  "gguf: F32, F16, BF16, or a llama-quantize file type (Q8_0, Q4_0, Q4_1, Q5_0, "
+                  "Q5_1, Q2_K, Q3_K_S, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K) with its "
+                  "per-tensor mixture, rounded by llama.cpp's reference quantizer")
       ->capture_default_str();
+  cmd->add_flag("--pure", a->opt.gguf_pure,
+                "gguf: every weight matrix the file type's base type (llama-quantize --pure)");
   cmd->add_option(
       "--dtype", a->opt.dtype,
       "float16|bfloat16|float32: float tensors (gptq: embeddings, norms, head; default float16; "

@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "quant/gguf_grid.h"
+#include "quant/gguf_mixture.h"
 
 namespace loaq::cli {
 
@@ -20,7 +22,9 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
   cmd->add_option("--grid", a.grid,
                   "Scale/zero fit: minmax, mse (quant.py clip search), neuqi (NeUQI, real zero "
                   "point, weighted "
-                  "by diag H), neuqi-int (NeUQI with an integer zero point)")
+                  "by diag H), neuqi-int (NeUQI with an integer zero point), or gguf:TYPE "
+                  "(llama.cpp's blocks: each linear the type llama-quantize's mixture TYPE gives "
+                  "it, e.g. gguf:Q4_K_M; --wbits, --group and --sym do not apply)")
       ->capture_default_str();
   cmd->add_flag("--mse", a.mse,
                 "Same as --grid mse (GPTQ quant.py: grid 100, maxshrink 0.8, norm 2.4)");
@@ -74,7 +78,22 @@ QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method,
   q.grid.bits = wbits;
   q.grid.group = a.group;
   q.grid.sym = a.sym;
-  q.grid.fit = parse_grid_fit(a.grid);
+  if (a.grid.rfind("gguf:", 0) == 0) {
+    // GGUF block grids: the base type's grid; each linear's own comes from the mixture
+    // (config.h's gguf_file_type, quant/gguf_grid.h's gguf_grid_for_linear).
+    q.gguf_file_type = a.grid.substr(5);
+    const GgufFileType* ft = gguf_file_type(q.gguf_file_type);
+    if (!ft) {
+      std::string names;
+      for (const auto& n : gguf_file_type_names()) names += (names.empty() ? "" : ", ") + n;
+      fail("--grid {}: expected gguf: and one of {}", a.grid, names);
+    }
+    if (a.mse || a.sym)
+      fail("--grid {}: --mse and --sym do not apply to a GGUF block grid", a.grid);
+    q.grid = gguf_grid(ft->base);
+  } else {
+    q.grid.fit = parse_grid_fit(a.grid);
+  }
   if (a.mse) {
     if (q.grid.fit != GridFit::kMinMax && q.grid.fit != GridFit::kMse)
       fail("--mse conflicts with --grid {} (--mse means --grid mse)", a.grid);
@@ -144,6 +163,7 @@ nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibS
                {"fit", grid_fit_name(q.grid.fit)},
                {"mse", q.grid.fit == GridFit::kMse},
                {"describe", q.grid.describe()}};
+  if (!q.gguf_file_type.empty()) j["grid"]["gguf_file_type"] = q.gguf_file_type;
   if (q.grid.neuqi()) {
     const bool int_zero = q.grid.fit == GridFit::kNeuqiInt;
     j["grid"]["neuqi"] = {

@@ -28,7 +28,8 @@ struct ExportOptions {
   bool merge_lowrank = false;          // hf: add each branch's L2·L1 into its weight
   bool drop_branch_act_quant = false;  // peft / hf merge: accept losing the branch's A < 16
   std::string base_model;              // peft: base_model_name_or_path (default: report's model)
-  std::string gguf_type = "F16";       // gguf: F32|F16|BF16 or a block type (Q8_0, Q4_K, ...)
+  std::string gguf_type = "F16";  // gguf: F32|F16|BF16 or a llama-quantize file type (Q4_K_M...)
+  bool gguf_pure = false;         // gguf: every weight matrix the file type's base type
 };
 
 struct ExportSummary {
@@ -69,10 +70,11 @@ ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
 // GGUF v3 for llama.cpp (export_gguf.cc) from any Hugging Face directory of a llama, qwen2 or
 // qwen3 model (a `loaq quantize` output included): the tensor names and metadata llama.cpp's
 // converter writes, llama's q/k row permutation, the tokenizer (export/gguf_vocab.h). 1-D
-// tensors (norms, biases) are F32; every weight matrix is opt.gguf_type, quantized by llama.cpp's
-// reference quantizer (what llama-quantize --pure does without an imatrix), with llama.cpp's
-// fallback type when a row length is not a multiple of the type's block. `out` is one file,
-// written atomically; an existing file is replaced only with `force` and only if it is a GGUF.
+// tensors (norms, biases) are F32; the weight matrices are opt.gguf_type: a float type, or a
+// llama-quantize file type with its per-tensor mixture (quant/gguf_mixture.h; gguf_pure: all the
+// base type, as llama-quantize --pure), quantized by llama.cpp's reference quantizer, which is what
+// llama-quantize does without an imatrix. `out` is one file, written atomically; an existing file
+// is replaced only with `force` and only if it is a GGUF.
 ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
                           const ExportOptions& opt);
 

@@ -13,55 +13,13 @@
 #include "io/checkpoint.h"
 #include "io/gguf.h"
 #include "quant/gguf_block.h"
+#include "quant/gguf_mixture.h"
 
 namespace loaq {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-// llama.cpp's general.file_type (llama_ftype) of a file whose weights are all `t`.
-uint32_t file_type_of(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32:
-      return 0;
-    case GgmlType::F16:
-      return 1;
-    case GgmlType::Q4_0:
-      return 2;
-    case GgmlType::Q4_1:
-      return 3;
-    case GgmlType::Q8_0:
-      return 7;
-    case GgmlType::Q5_0:
-      return 8;
-    case GgmlType::Q5_1:
-      return 9;
-    case GgmlType::Q2_K:
-      return 10;
-    case GgmlType::Q3_K:
-      return 11;  // Q3_K_S: every weight Q3_K
-    case GgmlType::Q4_K:
-      return 14;  // Q4_K_S
-    case GgmlType::Q5_K:
-      return 16;  // Q5_K_S
-    case GgmlType::Q6_K:
-      return 18;
-    case GgmlType::BF16:
-      return 32;
-    default:
-      fail("no llama.cpp file type for ggml type {}", ggml_type_info(t).name);
-  }
-}
-
-// The type a weight matrix with rows of `ncols` gets (llama-quantize's fallback rule).
-GgmlType weight_type(GgmlType want, int64_t ncols) {
-  const auto& info = ggml_type_info(want);
-  if (ncols % info.block == 0) return want;
-  const auto* f = gguf_block_format(want);
-  const GgmlType fb = f ? f->fallback : GgmlType::F16;
-  return ncols % ggml_type_info(fb).block == 0 ? fb : GgmlType::F16;
-}
 
 void check_out(const std::string& out, const std::string& in, bool force) {
   std::error_code ec;
@@ -85,13 +43,17 @@ void check_out(const std::string& out, const std::string& in, bool force) {
 
 ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
                           const ExportOptions& opt) {
-  const auto* want_info = ggml_type_by_name(opt.gguf_type);
-  if (!want_info || !gguf_codec_supported(want_info->type)) {
+  // --type: a float type for every matrix, or one of llama-quantize's file types.
+  const GgmlTypeInfo* float_type = nullptr;
+  for (const char* f : {"F32", "F16", "BF16"})
+    if (opt.gguf_type == f) float_type = ggml_type_by_name(f);
+  const GgufFileType* ft = gguf_file_type(opt.gguf_type);
+  if (!float_type && !ft) {
     std::string names = "F32, F16, BF16";
-    for (auto t : gguf_block_types()) names += std::string(", ") + ggml_type_info(t).name;
+    for (const auto& n : gguf_file_type_names()) names += ", " + n;
     fail("--type {}: expected one of {}", opt.gguf_type, names);
   }
-  const GgmlType want = want_info->type;
+  if (opt.gguf_pure && !ft) fail("--pure applies to a quantized --type (got {})", opt.gguf_type);
   check_out(out, model_dir, opt.force);
   const Checkpoint ckpt(model_dir);
   const ModelConfig& c = ckpt.config();
@@ -103,8 +65,12 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
 
   auto kv = gguf_arch_metadata(c);
   kv.push_back({"general.name", GgufValue::str(fs::path(model_dir).filename().string())});
-  kv.push_back({"general.file_type", GgufValue::u32(file_type_of(want))});
-  if (gguf_block_format(want)) kv.push_back({"general.quantization_version", GgufValue::u32(2)});
+  const uint32_t file_type = ft                                  ? ft->ftype
+                             : float_type->type == GgmlType::F32 ? 0
+                             : float_type->type == GgmlType::F16 ? 1
+                                                                 : 32;
+  kv.push_back({"general.file_type", GgufValue::u32(file_type)});
+  if (ft) kv.push_back({"general.quantization_version", GgufValue::u32(2)});
   for (auto& e : gguf_tokenizer_metadata(model_dir, c)) kv.push_back(std::move(e));
 
   // The tensors: every checkpoint tensor has a GGUF name, or the export refuses it.
@@ -123,11 +89,19 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
     const auto& info = ckpt.info(hf);
     std::vector<int64_t> ne(info.shape.rbegin(), info.shape.rend());
     GgmlType t = GgmlType::F32;
-    if (ne.size() == 2) {
-      t = weight_type(want, ne[0]);
-      if (t != want)
+    GgufTensorPlace place;
+    if (ne.size() == 2 && float_type) {
+      t = float_type->type;
+    } else if (ne.size() == 2 && gguf_role_of(gg, place.role, place.layer)) {
+      place.n_layers = c.num_layers;
+      place.n_gqa = c.num_heads / c.num_kv_heads;
+      place.ncols = ne[0];
+      place.tied = c.tie_word_embeddings;
+      t = gguf_tensor_type(*ft, place, opt.gguf_pure);
+      if (opt.gguf_pure && t != ft->base)
         sum.notes.push_back(fmt::format("{}: rows of {} are not whole {} blocks: {} instead", gg,
-                                        ne[0], want_info->name, ggml_type_info(t).name));
+                                        ne[0], ggml_type_info(ft->base).name,
+                                        ggml_type_info(t).name));
     }
     int64_t heads = 0;
     if (c.arch == Arch::kLlama && hf.find("self_attn.q_proj.") != std::string::npos)
@@ -172,7 +146,7 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
     return gguf_quantize_ref(it.spec.type, w.data.data(), int64_t(w.data.size()));
   });
   sum.out = out;
-  sum.dtype = want_info->name;
+  sum.dtype = opt.gguf_type + (opt.gguf_pure ? " (pure)" : "");
   sum.files = {fs::path(out).filename().string()};
   return sum;
 }

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "io/json_file.h"
+#include "text/tokenizer.h"
 
 namespace loaq {
 
@@ -214,10 +215,16 @@ Kv gguf_tokenizer_metadata(const std::string& dir, const ModelConfig& c) {
       if (!have) kv.push_back({"tokenizer.ggml.padding_token_id", GgufValue::u32(uint32_t(*pad))});
     }
   }
-  for (const char* key : {"add_bos_token", "add_eos_token"})
-    if (tok_config.contains(key) && tok_config[key].is_boolean())
-      kv.push_back(
-          {std::string("tokenizer.ggml.") + key, GgufValue::boolean(tok_config[key].get<bool>())});
+  // BOS as loaq's tokenizer adds it (the Hugging Face semantics: tokenizer_config.json for
+  // SentencePiece, the post-processor of a tokenizer.json), always written: llama.cpp's default
+  // depends on the pre-tokenizer.
+  const auto tok = load_model_tokenizer(dir, c);
+  const auto special = tok->with_special_tokens({});
+  const bool add_bos = !special.empty() && tok->bos_id && special.front() == *tok->bos_id;
+  kv.push_back({"tokenizer.ggml.add_bos_token", GgufValue::boolean(add_bos)});
+  if (tok_config.contains("add_eos_token") && tok_config["add_eos_token"].is_boolean())
+    kv.push_back({"tokenizer.ggml.add_eos_token",
+                  GgufValue::boolean(tok_config["add_eos_token"].get<bool>())});
   return kv;
 }
 

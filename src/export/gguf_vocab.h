@@ -7,8 +7,9 @@
 //  - byte-level BPE (tokenizer.json): "gpt2" with tokens, types and merges, and the
 //    pre-tokenizer llama.cpp expects: "llama-bpe" for Llama 3's split regex, "qwen2" for Qwen's;
 //    another regex is refused (llama.cpp would tokenize it differently);
-//  - bos/eos/unknown/padding ids and add_bos_token / add_eos_token from tokenizer_config.json and
-//    config.json.
+//  - bos/eos/unknown/padding ids from tokenizer_config.json and config.json; add_bos_token as
+//    loaq's tokenizer adds BOS (always written: llama.cpp's default depends on the pre-tokenizer),
+//    add_eos_token when tokenizer_config.json has it.
 // tokenizer.json wins over tokenizer.model when both exist, as in transformers.
 #include <string>
 #include <utility>

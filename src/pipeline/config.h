@@ -25,6 +25,10 @@ struct LoaqParams {
 struct QuantizeConfig {
   Method method = Method::kGptq;
   GridConfig grid;
+  // --grid gguf:FILE_TYPE (Q4_K_M, ...): each linear's grid is gguf_grid_for_linear(file type,
+  // its name, the model) (quant/gguf_grid.h), the block type llama-quantize's mixture gives it;
+  // `grid` is then the grid of the file type's base type. Empty: `grid` for every linear.
+  std::string gguf_file_type;
   SolverConfig solver;
   double gptaq_alpha = 0.25;   // GPTAQ's α (its fasterquant default)
   double qronos_alpha = 1e-6;  // Qronos damping α · λmax(H) (brevitas default)

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/error.h"
+#include "quant/gguf_grid.h"
 #include "quant/gptq_factor.h"
 #include "quant/loaq.h"
 #include "quant/qronos.h"
@@ -97,9 +98,15 @@ bool method_needs_calibration(const QuantizeConfig& cfg) {
 
 GridConfig method_grid(const QuantizeConfig& cfg) {
   GridConfig g = cfg.grid;
-  if (method_info(cfg.method).brevitas_grid && !g.sym && g.fit == GridFit::kMinMax)
+  if (method_info(cfg.method).brevitas_grid && !g.sym && g.fit == GridFit::kMinMax && !g.is_gguf())
     g.flavor = GridFlavor::kBrevitas;  // the reference's grid
   return g;
+}
+
+GridConfig method_grid_for_linear(const QuantizeConfig& cfg, const std::string& linear,
+                                  const ModelConfig& model) {
+  if (cfg.gguf_file_type.empty()) return method_grid(cfg);
+  return gguf_grid_for_linear(cfg.gguf_file_type, linear, model);
 }
 
 }  // namespace loaq

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "io/model_config.h"
 #include "pipeline/config.h"
 #include "pipeline/stats.h"
 #include "quant/solver.h"
@@ -41,5 +42,10 @@ Method parse_method(const std::string& s);
 bool method_needs_calibration(const QuantizeConfig& cfg);
 // The grid the driver gives the method's solver (the reference's flavor where the table says so).
 GridConfig method_grid(const QuantizeConfig& cfg);
+// The grid of one linear ("model.layers.3.self_attn.v_proj") of `model`: with --grid gguf:TYPE
+// (cfg.gguf_file_type) the block grid llama-quantize's mixture gives that tensor
+// (quant/gguf_grid.h), else method_grid(cfg).
+GridConfig method_grid_for_linear(const QuantizeConfig& cfg, const std::string& linear,
+                                  const ModelConfig& model);
 
 }  // namespace loaq

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "io/gguf.h"
 #include "quant/neuqi.h"
 
 namespace loaq {
@@ -40,6 +41,9 @@ float GridConfig::qmax() const {
 }
 
 std::string GridConfig::describe() const {
+  if (is_gguf())
+    return fmt::format("gguf:{} block grid ({}-bit, groups of {}, fitted per block)",
+                       ggml_type_info(gguf).name, bits, group);
   const char* fit_label = fit == GridFit::kMse        ? " mse-clip"
                           : fit == GridFit::kNeuqi    ? " neuqi (real zero, diag-H weighted)"
                           : fit == GridFit::kNeuqiInt ? " neuqi-int (integer zero, diag-H weighted)"

@@ -10,6 +10,8 @@
 
 namespace loaq {
 
+enum class GgmlType : uint32_t;  // io/gguf.h
+
 // Which reference's grid. They differ only for symmetric grids (and a range clamp):
 //  kGptq   (IST-DASLab/gptq quant.py): codes in [0, 2^b−1]; symmetric: zero = 2^(b−1), scale =
 //          2·absmax/(2^b−1).
@@ -48,6 +50,10 @@ struct GridConfig {
   double mse_norm = 2.4;
   int mse_grid = 100;
   double mse_maxshrink = 0.8;
+  // A GGUF block type's fixed grid (quant/gguf_grid.h: fitted per block, static groups); the
+  // value 0 (F32): none.
+  GgmlType gguf{};
+  bool is_gguf() const { return gguf != GgmlType{}; }
 
   float qmin() const;
   float qmax() const;

@@ -9,6 +9,7 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/simd.h"
+#include "quant/gguf_grid.h"
 
 namespace loaq {
 
@@ -28,7 +29,11 @@ void fit_group(const GridConfig& grid, const Tensor& w, int64_t c0, int64_t c1, 
                QuantizedLinear& r, const double* hdiag) {
   const int64_t M = w.rows(), N = w.cols(), G = r.scale.cols();
   std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
-  fit_grid(grid, w.ptr() + c0, M, c1 - c0, N, s.data(), z.data(), hdiag ? hdiag + c0 : nullptr);
+  if (grid.is_gguf()) {
+    fit_gguf_group(grid, w, c0, c1, s.data(), z.data());  // from the whole block of the group
+  } else {
+    fit_grid(grid, w.ptr() + c0, M, c1 - c0, N, s.data(), z.data(), hdiag ? hdiag + c0 : nullptr);
+  }
   for (int64_t row = 0; row < M; ++row) {
     r.scale.data[size_t(row * G + g)] = s[size_t(row)];
     r.zero.data[size_t(row * G + g)] = z[size_t(row)];
@@ -255,7 +260,8 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFa
   const std::vector<double> hw =
       grid.neuqi() ? neuqi_weights(h_in, cfg.percdamp) : std::vector<double>();
   const double* hdiag = hw.empty() ? nullptr : hw.data();
-  const bool static_groups = cfg.static_groups || grid.neuqi();
+  // GGUF grids are fixed per block of the original columns: static too.
+  const bool static_groups = cfg.static_groups || grid.neuqi() || grid.is_gguf();
 
   // Per-channel grid: fitted once on the weight as given (before dead columns are zeroed).
   if (!grouped) fit_group(grid, w_in, 0, N, 0, r, hdiag);

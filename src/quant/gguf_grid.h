@@ -1,0 +1,46 @@
+#pragma once
+// A GGUF block type as a grid of the solvers (grid.h's GridConfig with `gguf` set): the grid is
+// fixed before the solve (static groups, in the original column order, as GGUF blocks run): each
+// block (or 256-element super-block) of each row is fitted as llama.cpp's reference quantizer
+// fits it (quant/gguf_block.h: fp16 d and min, the quantized sub-block scales), then frozen as one
+// (scale, zero) per group whose dequantization scale·(code − zero) is the block's own,
+//   Q8_0 / Q4_0 / Q5_0:  scale d, zero 0 / 8 / 16;          Q4_1 / Q5_1: scale d, zero −m/d;
+//   Q2_K / Q4_K / Q5_K:  scale d·sc, zero dmin·mn / (d·sc);  Q3_K / Q6_K: scale d·sc, zero 4 / 32.
+// The codes any solver then picks are the block's stored codes: gguf_pack_codes writes them with
+// the frozen block headers into llama.cpp's bytes. A group whose scale is 0 (d or sc 0) gets a
+// tiny scale so that every code dequantizes to its block value (the min, or 0).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/gguf.h"
+#include "io/model_config.h"
+#include "quant/grid.h"
+
+namespace loaq {
+
+// The solver grid of block type `t`: bits, group (the scale's group: 32, or the sub-block),
+// symmetric signed codes for Q8_0, a real-valued zero for the types with a min. Throws for a type
+// without a codec.
+GridConfig gguf_grid(GgmlType t);
+
+// Fits the groups of columns [c0, c1) (one scale group, inside one block) of every row of w
+// [rows, cols] for the GGUF grid `g` from the whole block that holds them; scale/zero [rows].
+void fit_gguf_group(const GridConfig& g, const Tensor& w, int64_t c0, int64_t c1, float* scale,
+                    float* zero);
+
+// The llama.cpp bytes of codes [rows, cols] (the solver's, original column order) on the grid
+// fitted to `w_fit` (the weight the grid was fitted on: the same fit, so the same headers).
+std::vector<std::byte> gguf_pack_codes(GgmlType t, const Tensor& w_fit,
+                                       const std::vector<int32_t>& codes);
+
+// --grid gguf:FILE_TYPE (a llama-quantize file type: Q4_K_M, Q2_K, ...): the grid of the linear
+// `linear` ("model.layers.3.self_attn.v_proj") of a model `c`, with the block type that
+// llama-quantize's mixture gives that tensor (quant/gguf_mixture.h). Throws for an unknown file
+// type or linear name.
+GridConfig gguf_grid_for_linear(const std::string& file_type, const std::string& linear,
+                                const ModelConfig& c);
+
+}  // namespace loaq
