@@ -31,6 +31,7 @@
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "model/model.h"
+#include "model/weights.h"
 #include "quant/gguf_block.h"
 #include "test_assets.h"
 #include "text/tokenizer.h"
@@ -170,6 +171,44 @@ TEST(GgufLlamaCpp, BpeTokenizersMatch) {
     }
   }
 }
+
+// A `loaq quantize --grid gguf:TYPE` run exported to GGUF: the block headers recovered from the
+// solver's (scale, zero) reproduce its weights, and the GGUF decodes (as ggml does: see
+// GgufExact) to exactly the weights the run wrote, q/k rows included.
+class GgufSolverExport : public testing::TestWithParam<const char*> {};
+
+TEST_P(GgufSolverExport, GgufHoldsTheSolversWeights) {
+  LOAQ_REQUIRE_LLAMA_CPP();
+  LOAQ_REQUIRE_ASSET(dir, "models/llama-mini-7m");
+  const std::string type = GetParam();
+  const std::string run = (work_dir() / ("solved-" + type)).string();
+  auto r = test::run_loaq({"quantize", "-q", "--model", dir, "--method", "gptq", "--grid",
+                           "gguf:" + type, "--nsamples", "2", "--seqlen", "32", "--out", run});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string g = run + ".gguf";
+  r = test::run_loaq({"export", "--format", "gguf", "--type", type, "--pure", "--out", g, run});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const Model m = load_gguf_model(g);
+  const Checkpoint ck(run);
+  for (int64_t i = 0; i < m.config.num_layers; ++i)
+    for (LinearName n : kAllLinears) {
+      const std::string name =
+          "model.layers." + std::to_string(i) + "." + std::string(linear_path(n)) + ".weight";
+      const Tensor want = ck.load_f32(name);
+      const Tensor& got = m.weights.layers[size_t(i)].linear(n).w;
+      ASSERT_EQ(got.shape, want.shape) << name;
+      float max_abs = 0, max_diff = 0;
+      for (size_t k = 0; k < want.data.size(); ++k) {
+        max_abs = std::max(max_abs, std::fabs(want.data[k]));
+        max_diff = std::max(max_diff, std::fabs(want.data[k] - got.data[k]));
+      }
+      EXPECT_LE(max_diff, 1e-6f * max_abs) << name;
+    }
+  const auto ids = llama_tokenize(g, kText);
+  EXPECT_EQ(llama_logits(g, ids).size(), ids.size() * size_t(m.config.vocab_size));
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, GgufSolverExport, testing::Values("Q8_0", "Q5_1", "Q3_K_S"));
 
 struct ExactCase {
   const char* model;

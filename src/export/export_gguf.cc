@@ -5,13 +5,18 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <set>
 
 #include "core/error.h"
 #include "export/export.h"
+#include "export/gguf_codes.h"
 #include "export/gguf_names.h"
 #include "export/gguf_vocab.h"
+#include "export/quant_dir.h"
 #include "io/checkpoint.h"
 #include "io/gguf.h"
+#include "io/json_file.h"
 #include "quant/gguf_block.h"
 #include "quant/gguf_mixture.h"
 
@@ -20,6 +25,47 @@ namespace loaq {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A solved linear's bytes: its state packed on its block type's grid (the mixture's type, or the
+// base type the run's single grid used), checked against the weight the run wrote, rows permuted
+// as llama.cpp wants them.
+std::vector<std::byte> solved_bytes(const QuantDir& q, const std::string& hf,
+                                    const GgufTensorSpec& spec, const Tensor& w, int64_t heads) {
+  const LinearState s = q.load_linear(hf.substr(0, hf.size() - 7));
+  const std::string run_type = q.report()["settings"]["grid"]["gguf_file_type"];
+  const GgmlType base = gguf_file_type(run_type)->base;
+  GgmlType t = spec.type;
+  if (!state_fits_gguf_type(s, t)) t = base;
+  if (t != spec.type)
+    fail("{}: {} is not on the {} grid the gguf:{} mixture gives it{}", q.dir(), hf,
+         ggml_type_info(spec.type).name, run_type,
+         state_fits_gguf_type(s, base) ? " (it is on the base type's: the quantize run did not "
+                                         "apply the mixture per linear)"
+                                       : "");
+  auto bytes = pack_gguf_state(s, t);
+  std::vector<float> y(w.data.size());
+  gguf_dequantize(t, bytes, y.data(), int64_t(y.size()));
+  float max_abs = 0, max_diff = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    max_abs = std::max(max_abs, std::fabs(w.data[i]));
+    max_diff = std::max(max_diff, std::fabs(w.data[i] - y[i]));
+  }
+  if (max_diff > 1e-5f * max_abs)
+    fail("{}: {} packed as {} differs from its weight by {} (max |w| {})", q.dir(), hf,
+         ggml_type_info(t).name, max_diff, max_abs);
+  if (heads) {  // permute whole rows of blocks
+    const size_t row = bytes.size() / size_t(w.rows());
+    std::vector<std::byte> p(bytes.size());
+    const int64_t half = w.rows() / heads / 2;
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t tt = 0; tt < 2; ++tt)
+        for (int64_t j = 0; j < half; ++j)
+          std::copy_n(bytes.begin() + (h * 2 * half + tt * half + j) * int64_t(row), row,
+                      p.begin() + (h * 2 * half + 2 * j + tt) * int64_t(row));
+    bytes = std::move(p);
+  }
+  return bytes;
+}
 
 void check_out(const std::string& out, const std::string& in, bool force) {
   std::error_code ec;
@@ -56,6 +102,24 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
   if (opt.gguf_pure && !ft) fail("--pure applies to a quantized --type (got {})", opt.gguf_type);
   check_out(out, model_dir, opt.force);
   const Checkpoint ckpt(model_dir);
+  // A `loaq quantize --grid gguf:TYPE` output: its linears are written from the solver's codes.
+  std::unique_ptr<QuantDir> solved;
+  std::set<std::string> solved_linears;
+  if (fs::exists(fs::path(model_dir) / "quant_state.safetensors") &&
+      fs::exists(fs::path(model_dir) / "report.json")) {
+    const auto report = read_json_file((fs::path(model_dir) / "report.json").string());
+    const auto* grid = report.contains("settings") && report["settings"].contains("grid")
+                           ? &report["settings"]["grid"]
+                           : nullptr;
+    if (grid && grid->contains("gguf_file_type")) {
+      const std::string run_type = (*grid)["gguf_file_type"].get<std::string>();
+      if (run_type != opt.gguf_type)
+        fail("{}: quantized on the gguf:{} grid; export it with --type {}", model_dir, run_type,
+             run_type);
+      solved = std::make_unique<QuantDir>(model_dir);
+      for (const auto& n : solved->linears()) solved_linears.insert(n + ".weight");
+    }
+  }
   const ModelConfig& c = ckpt.config();
   if (c.loaq.online_down || c.loaq.online_o || c.loaq.act_bits < 16)
     fail(
@@ -142,10 +206,13 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
     }
     Tensor w = ckpt.load_f32(it.hf);
     ckpt.release(it.hf);
+    if (solved_linears.count(it.hf))
+      return solved_bytes(*solved, it.hf, it.spec, w, it.permute_heads);
     if (it.permute_heads) w = permute_qk_rows(w, it.permute_heads, false);
     return gguf_quantize_ref(it.spec.type, w.data.data(), int64_t(w.data.size()));
   });
   sum.out = out;
+  sum.quantized_linears = int64_t(solved_linears.size());
   sum.dtype = opt.gguf_type + (opt.gguf_pure ? " (pure)" : "");
   sum.files = {fs::path(out).filename().string()};
   return sum;

@@ -66,8 +66,9 @@ void check_report(const nlohmann::ordered_json& r, const std::string& file) {
   if (!methods.count(m))
     fail("{}: settings.method '{}' is not a method this loaq version can export", file, m);
   if (s.contains("grid"))
-    only_known_keys(s["grid"], {"bits", "group", "sym", "fit", "mse", "neuqi", "describe"}, file,
-                    "settings.grid");
+    only_known_keys(s["grid"],
+                    {"bits", "group", "sym", "fit", "mse", "neuqi", "describe", "gguf_file_type"},
+                    file, "settings.grid");
   if (s.contains("solver"))
     only_known_keys(s["solver"], {"percdamp", "blocksize", "act_order", "static_groups"}, file,
                     "settings.solver");
