@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "io/json_file.h"
 #include "io/lowrank_state.h"
+#include "quant/gguf_grid.h"
 
 namespace loaq {
 
@@ -264,7 +265,22 @@ LinearState QuantDir::load_linear(const std::string& name) const {
   r.name = name;
   r.out = w->shape[0];
   r.in = w->shape[1];
-  r.groups = meta_.group_size < 0 ? 1 : (r.in + meta_.group_size - 1) / meta_.group_size;
+  // --grid gguf:TYPE: a linear solved on the grid of its block type in the mixture (the run's
+  // metadata holds the base type's) has that type's group size and bits; which one the run used
+  // shows in the shape of its scales.
+  int64_t group_size = meta_.group_size;
+  int bits = meta_.bits;
+  if (report_.contains("settings") && report_["settings"].contains("grid") &&
+      report_["settings"]["grid"].contains("gguf_file_type")) {
+    const GridConfig g = gguf_grid_for_linear(
+        report_["settings"]["grid"]["gguf_file_type"].get<std::string>(), name, config_);
+    const TensorInfo* st = s.find(name + ".scale");
+    if (st && st->shape.size() == 2 && g.group > 0 && st->shape[1] * g.group == r.in) {
+      group_size = g.group;
+      bits = std::max(bits, g.bits);
+    }
+  }
+  r.groups = group_size < 0 ? 1 : (r.in + group_size - 1) / group_size;
   const TensorInfo* ct = s.find(name + ".codes");
   if (!ct) fail("{}: missing tensor '{}.codes'", s.path(), name);
   const bool is_signed = ct->dtype == DType::I8;
@@ -287,7 +303,6 @@ LinearState QuantDir::load_linear(const std::string& name) const {
     seen[size_t(p)] = 1;
   }
 
-  const int bits = meta_.bits;
   const int64_t lo = is_signed ? -(int64_t(1) << (bits - 1)) : 0,
                 hi = lo + (int64_t(1) << bits) - 1;
   const auto cb = s.bytes(*ct);
