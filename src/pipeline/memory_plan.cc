@@ -22,13 +22,16 @@ int64_t layer_params(const ModelConfig& c) {
   return n;
 }
 
-std::string gib(int64_t b) { return fmt::format("{:.2f} GiB", double(b) / double(1LL << 30)); }
+std::string gib(int64_t b) {
+  return fmt::format("{:.2f} GiB", double(b) / double(1LL << 30));
+}
 
 void finish(MemoryPlan& p, const std::array<std::string, 4>& hints) {
   p.total = p.streams + p.layer + p.stats + p.activations;
-  const std::array<std::pair<const char*, int64_t>, 4> terms = {
-      {{"streams", p.streams}, {"layer", p.layer}, {"stats", p.stats},
-       {"activations", p.activations}}};
+  const std::array<std::pair<const char*, int64_t>, 4> terms = {{{"streams", p.streams},
+                                                                 {"layer", p.layer},
+                                                                 {"stats", p.stats},
+                                                                 {"activations", p.activations}}};
   size_t best = 0;
   for (size_t i = 1; i < terms.size(); ++i)
     if (terms[i].second > terms[best].second) best = i;
@@ -38,13 +41,18 @@ void finish(MemoryPlan& p, const std::array<std::string, 4>& hints) {
 
 }  // namespace
 
-MemoryPlan plan_quantize(const ModelConfig& c, const QuantizeConfig& cfg, int64_t windows,
-                         int64_t seqlen) {
+MemoryPlan plan_quantize(const ModelConfig& c, const QuantizeConfig& cfg, int64_t all_windows,
+                         int64_t seqlen, int ranks) {
   const MethodInfo& m = method_info(cfg.method);
   const bool data = method_needs_calibration(cfg);
   const bool fp = data && m.fp_stream;
   const int64_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_dim();
   const int64_t f = int64_t(sizeof(float)), d = int64_t(sizeof(double));
+  // The windows of the rank with the most (rank 0: the first ranges are the longer ones).
+  const int64_t chunk = std::max<int64_t>(1, cfg.chunk_samples);
+  const int64_t n_chunks = (all_windows + chunk - 1) / chunk;
+  const int64_t windows =
+      std::min(all_windows, (n_chunks + ranks - 1) / std::max(1, ranks) * chunk);
   MemoryPlan p;
   if (data) p.streams = Stream::bytes_for(cfg.stream_dtype, windows, seqlen, H) * (fp ? 2 : 1);
   // The original (FP targets) and the quantized copy, and the layer's tensors being encoded for
@@ -69,6 +77,11 @@ MemoryPlan plan_quantize(const ModelConfig& c, const QuantizeConfig& cfg, int64_
     p.activations = rows * (4 * H + 3 * I) * f * (fp ? 2 : 1);
     const int64_t cache = f * windows * seqlen * std::max(Q, I) * (fp ? 2 : 1);
     if (cache <= cfg.cache_bytes) p.activations += cache;
+    // On several ranks the statistics' inputs of all of a rank's chunks are kept until the chained
+    // sum (pipeline/ranks.h): X̂, X − X̂ and LoaQ's target of the widest input.
+    if (ranks > 1)
+      p.activations +=
+          f * windows * seqlen * (N * (fp ? 2 : 1) + (m.sublayer_term && cfg.loaq.soa ? H : 0));
   } else {
     p.stats = 0;
     p.activations = std::max(H, I) * std::max(H, I) * (2 * f);
@@ -91,8 +104,8 @@ MemoryPlan plan_eval(const ModelConfig& c, int64_t seqlen, int64_t batch_tokens,
   p.streams = std::min(per_group, std::max<int64_t>(windows, 1)) * window_bytes;
   p.layer = layer_params(c) * f;
   const int64_t rows = per_batch * seqlen;
-  p.activations = rows * (3 * H + 3 * I + c.q_dim() + 2 * c.kv_dim()) * f + seqlen * V * f +
-                  4096 * H * f;
+  p.activations =
+      rows * (3 * H + 3 * I + c.q_dim() + 2 * c.kv_dim()) * f + seqlen * V * f + 4096 * H * f;
   finish(p, {"a smaller --hidden-bytes (the windows held at once)", "(one decoder layer)", "",
              "a smaller --batch-tokens or --seqlen"});
   return p;
@@ -116,10 +129,10 @@ void check_plan(const MemoryPlan& p, int64_t max_bytes) {
   if (max_bytes <= 0 || p.total <= max_bytes) return;
   fail("the memory plan needs {} but --max-memory is {}; the largest term is the {} ({}): {}",
        gib(p.total), gib(max_bytes), p.dominant,
-       gib(p.dominant == "streams"  ? p.streams
-           : p.dominant == "layer"  ? p.layer
-           : p.dominant == "stats"  ? p.stats
-                                    : p.activations),
+       gib(p.dominant == "streams" ? p.streams
+           : p.dominant == "layer" ? p.layer
+           : p.dominant == "stats" ? p.stats
+                                   : p.activations),
        p.hint.empty() ? "no option reduces it" : "reduce it with " + p.hint);
 }
 

@@ -19,8 +19,9 @@ struct MemoryPlan {
   std::string hint;      // the option that reduces it
 };
 
+// Per rank on `ranks` ranks (the rank holding the most windows).
 MemoryPlan plan_quantize(const ModelConfig& c, const QuantizeConfig& cfg, int64_t windows,
-                         int64_t seqlen);
+                         int64_t seqlen, int ranks = 1);
 // Evaluation: the hidden states of one group of windows (`hidden_bytes`), one layer, the
 // activations of one batch and one window's logits.
 MemoryPlan plan_eval(const ModelConfig& c, int64_t seqlen, int64_t batch_tokens,
