@@ -59,29 +59,33 @@ MemoryPlan plan_quantize(const ModelConfig& c, const QuantizeConfig& cfg, int64_
   // the output after it.
   p.layer = layer_params(c) * f * 3;
   if (data) {
-    // The widest input is down_proj's (or o_proj's): H (and C), S for LoaQ, and the solver's
-    // workspace: the inverse-Cholesky factor (N²), GPTAQ's Cᵀ, Qronos' G and its own solve, LoaQ's
-    // solve of the target, each N² in fp64; the target and codes of the linear (M·N floats/ints).
+    // The widest input is down_proj's (or o_proj's): its sums H (and C), and S for LoaQ.
     const int64_t N = std::max({H, Q, I});
     const int64_t M = N == I ? H : std::max(H, Q);
+    const bool soa = m.sublayer_term && cfg.loaq.soa;
+    p.stats = Stats::bytes_for(N, H, fp, soa);
+    // The solver's workspace, held only while the chunks' activations are not: the inverse-Cholesky
+    // factor (N²), GPTAQ's Cᵀ, Qronos' G and its own solve, LoaQ's solve of the target, each N² in
+    // fp64; the target, codes and dequantized weight of the linear (M·N floats/ints).
     int64_t work = 1;
     if (cfg.method == Method::kGptaq) work = 2;
     if (cfg.method == Method::kQronos) work = 3;
     if (cfg.method == Method::kLoaq) work = 2;
-    p.stats = Stats::bytes_for(N, H, fp, m.sublayer_term && cfg.loaq.soa) + work * N * N * d +
-              M * N * (3 * f);
-    // One chunk through the MLP in both streams: h, the normed input, gate, up and the inner
-    // activation (I wide), the W_out outputs and targets; plus the cached W_out inputs of every
-    // chunk when they are kept (QuantizeConfig::cache_bytes).
+    const int64_t solver = work * N * N * d + M * N * (3 * f);
+    // One chunk of the down_proj statistics, per row: in each stream the hidden state kept (H) and
+    // the W_out input (I), plus the transients of one stream's MLP (the normed input, gate and up:
+    // H + 2I); with the FP stream, LoaQ's two W_out outputs and target (3H).
     const int64_t rows = std::min(cfg.chunk_samples, windows) * seqlen;
-    p.activations = rows * (4 * H + 3 * I) * f * (fp ? 2 : 1);
-    const int64_t cache = f * windows * seqlen * std::max(Q, I) * (fp ? 2 : 1);
-    if (cache <= cfg.cache_bytes) p.activations += cache;
+    int64_t chunk = rows * ((H + I) * (fp ? 2 : 1) + H + 2 * I + (soa ? 3 * H : 0)) * f;
     // On several ranks the statistics' inputs of all of a rank's chunks are kept until the chained
     // sum (pipeline/ranks.h): X̂, X − X̂ and LoaQ's target of the widest input.
-    if (ranks > 1)
-      p.activations +=
-          f * windows * seqlen * (N * (fp ? 2 : 1) + (m.sublayer_term && cfg.loaq.soa ? H : 0));
+    if (ranks > 1) chunk += f * windows * seqlen * (N * (fp ? 2 : 1) + (soa ? H : 0));
+    // The activations term: the larger of the chunk's activations and the solver's workspace (they
+    // are not held at once), plus the W_out inputs of every chunk when they are cached
+    // (QuantizeConfig::cache_bytes) for the streams' advance.
+    p.activations = std::max(chunk, solver);
+    const int64_t cache = f * windows * seqlen * std::max(Q, I) * (fp ? 2 : 1);
+    if (cache <= cfg.cache_bytes) p.activations += cache;
   } else {
     p.stats = 0;
     p.activations = std::max(H, I) * std::max(H, I) * (2 * f);
