@@ -116,15 +116,7 @@ int run_quantize(const QuantizeArgs& a) {
   if (rep.rotation) report["rotation"] = rotation_json(*rep.rotation);
   report["stream_bytes"] = rep.stream_bytes;
   report["cache_bytes"] = rep.cache_bytes;
-  nlohmann::ordered_json lin = nlohmann::ordered_json::array();
-  for (const auto& l : rep.linears)
-    lin.push_back({{"name", l.name},
-                   {"rel_objective", l.objective},
-                   {"damp", l.damp},
-                   {"damp_raises", l.damp_raises},
-                   {"dead_columns", l.dead_columns},
-                   {"seconds", l.seconds}});
-  report["linears"] = lin;
+  report["linears"] = report_to_json(rep)["linears"];
 
   const auto datasets = split_csv(a.eval);
   if (!datasets.empty()) {  // the written output itself, streamed from its files
