@@ -23,19 +23,25 @@ double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Relative solver objective tr(E H Eᵀ) / tr(W̃ H W̃ᵀ), E = Q − W̃.
+// Relative solver objective tr(E H Eᵀ) / tr(W̃ H W̃ᵀ), E = Q − W̃, in blocks of rows (so that
+// its fp64 workspace stays small whatever the linear's size).
 double relative_objective(const Tensor& q, const Tensor& target, const MatD& h) {
   const int64_t M = q.rows(), N = q.cols();
-  MatD E(M, N), T(M, N);
-  for (size_t i = 0; i < E.data.size(); ++i) {
-    E.data[i] = double(q.data[i]) - target.data[i];
-    T.data[i] = target.data[i];
-  }
-  const MatD EH = matmul(E, false, h, false), TH = matmul(T, false, h, false);
+  constexpr int64_t kRows = 256;
   double num = 0, den = 0;
-  for (size_t i = 0; i < E.data.size(); ++i) {
-    num += EH.data[i] * E.data[i];
-    den += TH.data[i] * T.data[i];
+  for (int64_t r0 = 0; r0 < M; r0 += kRows) {
+    const int64_t n = std::min(kRows, M - r0);
+    MatD E(n, N), T(n, N);
+    for (int64_t i = 0; i < n * N; ++i) {
+      const size_t k = size_t(r0 * N + i);
+      E.data[size_t(i)] = double(q.data[k]) - target.data[k];
+      T.data[size_t(i)] = target.data[k];
+    }
+    const MatD EH = matmul(E, false, h, false), TH = matmul(T, false, h, false);
+    for (size_t i = 0; i < E.data.size(); ++i) {
+      num += EH.data[i] * E.data[i];
+      den += TH.data[i] * T.data[i];
+    }
   }
   return den > 0 ? num / den : 0.0;
 }
