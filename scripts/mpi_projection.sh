@@ -39,18 +39,37 @@ awk -v m="$METHOD" -v h="$H" -v i="$I" -v kv="$KV" -v L="$LAYERS" -v W="$WINDOWS
   # bytes per layer: each statistics matrix along the chain (one buffer per link, pipelined) plus
   # the delivery hop to its owner (all but down_proj, owned by the chain end); weights broadcast
   # (fp32, about two buffer times for a pipelined broadcast)
+  # As built (pipeline/ranks.h): each linear is solved by its own owner with its own factorization;
+  # the linears of a group (q, k, v; gate, up) go longest first to the least-loaded rank
+  # (dist::assign_owners), so a group takes the time of the most loaded rank.
+  nl = split("q k v o gate up down", lin, " ")
+  grp["q"] = "qkv"; grp["k"] = "qkv"; grp["v"] = "qkv"; grp["o"] = "o"; grp["gate"] = "gateup"
+  grp["up"] = "gateup"; grp["down"] = "down"
+  LM["q"] = h; LM["k"] = kv; LM["v"] = kv; LM["o"] = h; LM["gate"] = i; LM["up"] = i; LM["down"] = h
+  for (k = 1; k <= nl; ++k) { x = lin[k]; n_ = N[grp[x]]
+    lsol[x] = ((loaq ? 5 : 1) * LM[x] * n_ ^ 2 + (loaq ? 5 / 3 : 4 / 3) * n_ ^ 3) / (eq * node) }
   sb = loaq ? 8 * (7 * h * h + 2 * i * i + i * h) : 8 * (3 * h * h + i * i)
   hop = loaq ? 8 * 7 * h * h : 8 * 3 * h * h
   wb = 4 * P
   printf "%s, %d layers, %d x %d tokens, node %d cores = %.2f TFLOP/s, %g Gb/s\n", m, L, W, s, cores, node / 1e12, gbps
   printf "per layer: forward %.3g FLOP, statistics %.3g FLOP, solves (s on one node) qkv %.1f o %.1f gate/up %.1f down %.1f\n", fwd, stats, sol["qkv"], sol["o"], sol["gateup"], sol["down"]
   printf "per layer: statistics reduced %.2f GB, weights broadcast %.2f GB\n\n", sb / 1e9, wb / 1e9
-  printf "| nodes | forward + statistics s/layer | communication s/layer | solve by one owner s/layer | total h | solve rows split s/layer | total h |\n|---|---|---|---|---|---|---|\n"
+  printf "| nodes | forward + statistics s/layer | communication s/layer | solve, an owner per linear (as built) s/layer | total h | solve by one owner per group s/layer | total h | solve rows split s/layer | total h |\n|---|---|---|---|---|---|---|---|---|\n"
   n = split("1 2 4 8 16 32", Rs, " ")
   for (k = 1; k <= n; ++k) { R = Rs[k]
     comp = (fwd / (ef * node) + stats / (es * node)) / R
     comm = R > 1 ? (sb + hop) / bw + 2 * wb / bw : 0
     own = rows + cube                # one owner per group, the others wait
     spl = rows / R + cube            # output rows split over the ranks; N^3 factorizations on each
-    printf "| %d | %.1f | %.1f | %.1f | %.2f | %.1f | %.2f |\n", R, comp, comm, own, (comp + comm + own) * L / 3600, spl, (comp + comm + spl) * L / 3600 }
+    built = lpt("q k v", R) + lpt("o", R) + lpt("gate up", R) + lpt("down", R)
+    printf "| %d | %.1f | %.1f | %.1f | %.2f | %.1f | %.2f | %.1f | %.2f |\n", R, comp, comm, built, (comp + comm + built) * L / 3600, own, (comp + comm + own) * L / 3600, spl, (comp + comm + spl) * L / 3600 }
+}
+# The most loaded of R ranks when the named linears go longest first to the least-loaded rank.
+function lpt(names, R,    a, n, k, j, t, load, best, mx) {
+  n = split(names, a, " ")
+  for (k = 1; k <= n; ++k) for (j = k + 1; j <= n; ++j) if (lsol[a[j]] > lsol[a[k]]) { t = a[k]; a[k] = a[j]; a[j] = t }
+  for (j = 0; j < R; ++j) load[j] = 0
+  for (k = 1; k <= n; ++k) { best = 0; for (j = 1; j < R; ++j) if (load[j] < load[best]) best = j; load[best] += lsol[a[k]] }
+  mx = 0; for (j = 0; j < R; ++j) if (load[j] > mx) mx = load[j]
+  return mx
 }'

@@ -4,8 +4,7 @@
 # + UndefinedBehaviorSanitizer) runs everything but the long perplexity and zero-shot goldens. The
 # release build has MPI (its `Mpi.*` tests run `mpirun -n 2` and `-n 4`); the asan build is the build
 # without MPI (OpenMPI's own allocations are not ours to check), where `Mpi.*` checks that refusal.
-# + UndefinedBehaviorSanitizer) runs everything but the long perplexity and zero-shot goldens; then
-# the libFuzzer harnesses run 15 s each (scripts/fuzz.sh).
+# Then the libFuzzer harnesses run 15 s each (scripts/fuzz.sh).
 # Tests run two at a time; OpenMP threads wait passively so that they do not spin against each other.
 # Assets: $LOAQ_ASSETS, default ../shared beside the repository.
 set -euo pipefail

@@ -158,12 +158,130 @@ TEST(Mpi, RankErrorEndsTheJobWithItsMessageOnce) {
   EXPECT_LE(count(b.err, "loaq: error: rank "), 2u) << b.err;
   EXPECT_NE(b.err.find("/nonexistent/model"), std::string::npos) << b.err;
 
-  // Commands that do not split their work yet refuse to run on several ranks.
-  const Outcome q = run(mpirun(2) + LOAQ_BINARY + " quantize --model " + model +
-                        " --method rtn --wbits 4 --out /tmp/loaq_mpi_never");
+  // A rank's error in the middle of a quantization layer ends the job at once, printed once,
+  // and leaves no output that looks complete.
+  const fs::path qdir = fs::temp_directory_path() / ("loaq_mpi_fault." + std::to_string(getpid()));
+  fs::remove_all(qdir.string() + ".partial");
+  const Outcome f = run("LOAQ_TEST_FAIL_RANK=1 LOAQ_TEST_FAIL_AT=quantize-layer-1 " + mpirun(2) +
+                        LOAQ_BINARY + " quantize -q --model " + model +
+                        " --method gptq --wbits 4 --nsamples 4 --seqlen 32 --chunk-samples 1" +
+                        " --out " + qdir.string());
+  EXPECT_EQ(f.rc, 1) << f.err;
+  EXPECT_LT(f.seconds, 30.0);
+  EXPECT_EQ(count(f.err, "loaq: error: rank 1/2: test failure injected at quantize-layer-1"), 1u)
+      << f.err;
+  EXPECT_FALSE(fs::exists(qdir));
+  fs::remove_all(qdir.string() + ".partial");
+
+  // Commands that do not split their work yet refuse to run on several ranks, said once.
+  const Outcome q = run(mpirun(2) + LOAQ_BINARY + " inspect " + model);
   EXPECT_EQ(q.rc, 1) << q.err;
   EXPECT_EQ(count(q.err, "does not run on several MPI ranks yet"), 1u) << q.err;
-  EXPECT_FALSE(fs::exists("/tmp/loaq_mpi_never"));
+}
+
+// The bytes of a file.
+std::string bytes_of(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// `loaq quantize` on R ranks writes the same model and integer state, bit for bit, as one process:
+// 7 windows in 4 chunks, so 3 and 4 ranks split them unevenly and 4 ranks hold one chunk each.
+TEST(Mpi, QuantizeIsBitIdenticalOnOneToFourRanks) {
+  LOAQ_REQUIRE_MPI();
+  LOAQ_REQUIRE_ASSET(model, "models/llama-mini-7m");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  const fs::path dir = fs::temp_directory_path() / ("loaq_mpi_quant." + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const std::string method : {"gptq", "loaq"}) {
+    const std::string args = " quantize -q --model " + model + " --data " + data + " --method " +
+                             method +
+                             " --wbits 2 --nsamples 7 --seqlen 128 --chunk-samples 2 --out ";
+    const fs::path one = dir / (method + "-1");
+    const Outcome r1 = run("OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive " + std::string(LOAQ_BINARY) +
+                           args + one.string());
+    ASSERT_EQ(r1.rc, 0) << r1.err;
+    for (const int ranks : {2, 3, 4}) {
+      const fs::path out = dir / (method + "-" + std::to_string(ranks));
+      const Outcome r = run(mpirun(ranks) + LOAQ_BINARY + args + out.string());
+      ASSERT_EQ(r.rc, 0) << r.err;
+      EXPECT_EQ(count(r.out, "wrote "), 1u) << "rank 0 alone prints:\n" << r.out;
+      for (const char* f : {"quant_state.safetensors", "model.safetensors", "config.json"})
+        EXPECT_TRUE(bytes_of(one / f) == bytes_of(out / f))
+            << method << " on " << ranks << " ranks: " << f << " differs";
+      const auto rep = read_json_file((out / "report.json").string());
+      EXPECT_EQ(rep.at("distributed").at("ranks"), ranks);
+      EXPECT_EQ(rep.at("distributed").at("per_layer").size(), 6u);  // llama-mini-7m's layers
+      EXPECT_GT(rep.at("distributed").at("per_layer").at(0).at("bytes").get<int64_t>(), 0);
+      const auto rep1 = read_json_file((one / "report.json").string());
+      for (size_t i = 0; i < rep1.at("linears").size(); ++i)
+        EXPECT_EQ(rep.at("linears").at(i).at("rel_objective").get<double>(),
+                  rep1.at("linears").at(i).at("rel_objective").get<double>());
+    }
+  }
+  fs::remove_all(dir);
+}
+
+// `loaq sweep` on 2 ranks: the same perplexities, to the bit, as one process.
+TEST(Mpi, SweepEqualsOneProcess) {
+  LOAQ_REQUIRE_MPI();
+  LOAQ_REQUIRE_ASSET(model, "models/stories260K");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  const fs::path dir = fs::temp_directory_path() / ("loaq_mpi_sweep." + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string text = (dir / "text.txt").string();
+  std::ofstream(text) << slurp(data + "/wikitext2/wiki.test.raw").substr(0, 20000);
+  const std::string args = " sweep -q --model " + model + " --data " + data +
+                           " --methods gptq --wbits 3 --seeds 0,1 --nsamples 4 --seqlen 64"
+                           " --chunk-samples 1 --eval " +
+                           text + " --json ";
+  const Outcome r1 = run(std::string(LOAQ_BINARY) + args + (dir / "one.json").string());
+  ASSERT_EQ(r1.rc, 0) << r1.err;
+  const Outcome r2 = run(mpirun(2) + LOAQ_BINARY + args + (dir / "two.json").string());
+  ASSERT_EQ(r2.rc, 0) << r2.err;
+  EXPECT_EQ(count(r2.out, "(perplexity, seqlen"), 1u) << "rank 0 alone prints:\n" << r2.out;
+  const auto one = read_json_file((dir / "one.json").string());
+  const auto two = read_json_file((dir / "two.json").string());
+  ASSERT_EQ(one.at("runs").size(), 2u);  // two seeds
+  ASSERT_EQ(two.at("runs").size(), one.at("runs").size());
+  for (size_t i = 0; i < one.at("runs").size(); ++i)
+    EXPECT_EQ(two.at("runs").at(i).at("ppl").dump(), one.at("runs").at(i).at("ppl").dump()) << i;
+  fs::remove_all(dir);
+}
+
+// A run on 2 ranks whose rank 1 is killed (SIGKILL) in layer 3 resumes on 2 ranks to the same
+// bits as an uninterrupted single process; a resume on another number of ranks is refused.
+TEST(Mpi, QuantizeResumesOnTwoRanksAfterAKill) {
+  LOAQ_REQUIRE_MPI();
+  LOAQ_REQUIRE_ASSET(model, "models/llama-mini-7m");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  const fs::path dir = fs::temp_directory_path() / ("loaq_mpi_resume." + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string args = " quantize -q --model " + model + " --data " + data +
+                           " --method loaq --wbits 2 --nsamples 8 --seqlen 128 --chunk-samples 2";
+  const fs::path one = dir / "one", two = dir / "two";
+  ASSERT_EQ(run(std::string(LOAQ_BINARY) + args + " --out " + one.string()).rc, 0);
+  const Outcome k =
+      run("LOAQ_TEST_FAIL_RANK=1 LOAQ_TEST_FAIL_AT=quantize-layer-3 "
+          "LOAQ_TEST_FAIL_MODE=die " +
+          mpirun(2) + LOAQ_BINARY + args + " --out " + two.string());
+  EXPECT_NE(k.rc, 0) << k.err;
+  EXPECT_LT(k.seconds, 60.0);
+  ASSERT_TRUE(fs::exists(two.string() + ".partial/resume/state.json")) << k.err;
+  EXPECT_EQ(read_json_file(two.string() + ".partial/resume/state.json").at("layers_done"), 3);
+  const Outcome wrong = run(mpirun(4) + LOAQ_BINARY + args + " --resume --out " + two.string());
+  EXPECT_EQ(wrong.rc, 1);
+  EXPECT_NE(wrong.err.find("written by a run on 2 rank(s) and this run has 4"), std::string::npos)
+      << wrong.err;
+  const Outcome r = run(mpirun(2) + LOAQ_BINARY + args + " --resume --out " + two.string());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
+  for (const char* f : {"quant_state.safetensors", "model.safetensors"})
+    EXPECT_TRUE(bytes_of(one / f) == bytes_of(two / f)) << f << " differs after the resume";
+  fs::remove_all(dir);
 }
 
 // A build without MPI, started as one of several processes (the launcher's environment says so),

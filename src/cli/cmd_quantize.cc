@@ -13,13 +13,16 @@
 #include "core/env.h"
 #include "core/error.h"
 #include "core/memory.h"
+#include "dist/dist.h"
+#include "dist/report.h"
 #include "eval/ppl_suite.h"
 #include "export/export.h"
 #include "io/atomic_file.h"
-#include "pipeline/memory_plan.h"
 #include "io/output_target.h"
+#include "pipeline/memory_plan.h"
 #include "pipeline/output.h"
 #include "pipeline/quantize.h"
+#include "pipeline/ranks.h"
 #include "pipeline/resume.h"
 #include "text/tokenizer.h"
 
@@ -40,7 +43,8 @@ int run_quantize(const QuantizeArgs& a) {
   using Clock = std::chrono::steady_clock;
   set_num_threads(a.threads);
   check_output_target(a.out, a.force, OutputKind::kQuantize, {a.model});
-  const std::string export_dir = a.export_dir.empty() ? a.out + "-" + a.export_format : a.export_dir;
+  const std::string export_dir =
+      a.export_dir.empty() ? a.out + "-" + a.export_format : a.export_dir;
   if (!a.export_format.empty())
     check_output_target(export_dir, a.force,
                         a.export_format == "gptq" ? OutputKind::kGptqExport : OutputKind::kHfExport,
@@ -64,8 +68,11 @@ int run_quantize(const QuantizeArgs& a) {
                              : sample_calibration(*tok, cc, data);
   const double t_calib = std::chrono::duration<double>(Clock::now() - t).count();
 
-  const MemoryPlan plan = plan_quantize(mc, qc, calib.nsamples, calib.seqlen);
-  if (!a.quiet) fmt::print(stderr, "{}\n", format_plan(plan));
+  const MemoryPlan plan = plan_quantize(mc, qc, calib.nsamples, calib.seqlen, dist::size());
+  const bool root = dist::is_root();  // on several ranks, rank 0 prints and writes
+  if (!a.quiet && root)
+    fmt::print(stderr, "{}{}\n", format_plan(plan),
+               dist::size() > 1 ? fmt::format(" per rank ({} ranks)", dist::size()) : "");
   check_plan(plan, max_memory);
 
   const nlohmann::ordered_json settings = quant_settings_json(qc, calib);
@@ -77,7 +84,9 @@ int run_quantize(const QuantizeArgs& a) {
   QuantOutput out(ckpt, qc, oo, run_fingerprint(ckpt, calib, settings));
   DriverOptions opt;
   opt.stop_after_layer = a.stop_after_layer;
-  const auto resumed = out.resumed(calib.nsamples, calib.seqlen, method_info(qc.method).fp_stream);
+  const int64_t my_windows =
+      calib.nsamples > 0 ? WindowShare(calib.nsamples, qc.chunk_samples).windows() : 0;
+  const auto resumed = out.resumed(my_windows, calib.seqlen, method_info(qc.method).fp_stream);
   if (resumed) {
     opt.resume = &resumed->streams;
     opt.resumed_report = resumed->report;
@@ -86,12 +95,15 @@ int run_quantize(const QuantizeArgs& a) {
   try {
     rep = quantize_layers(ModelSource(ckpt), calib, qc, out, opt);
   } catch (const StopAfterLayer& s) {
-    fmt::print(stderr, "loaq: stopped after layer {} (--stop-after-layer); continue with --resume\n",
-               s.layer);
+    if (root)
+      fmt::print(stderr,
+                 "loaq: stopped after layer {} (--stop-after-layer); continue with --resume\n",
+                 s.layer);
     return 75;
   }
   t = Clock::now();
-  const std::string dir = out.assemble();
+  const std::string dir = root ? out.assemble() : out.partial_dir();
+  if (dist::size() > 1) dist::barrier();  // the written output, read by every rank's evaluation
   const double t_write = std::chrono::duration<double>(Clock::now() - t).count();
 
   nlohmann::ordered_json report;
@@ -104,11 +116,7 @@ int run_quantize(const QuantizeArgs& a) {
   if (rep.rotation) report["rotation"] = rotation_json(*rep.rotation);
   report["stream_bytes"] = rep.stream_bytes;
   report["cache_bytes"] = rep.cache_bytes;
-  nlohmann::ordered_json lin = nlohmann::ordered_json::array();
-  for (const auto& l : rep.linears)
-    lin.push_back({{"name", l.name}, {"rel_objective", l.objective}, {"damp", l.damp},
-                   {"damp_raises", l.damp_raises}, {"dead_columns", l.dead_columns}, {"seconds", l.seconds}});
-  report["linears"] = lin;
+  report["linears"] = report_to_json(rep)["linears"];
 
   const auto datasets = split_csv(a.eval);
   if (!datasets.empty()) {  // the written output itself, streamed from its files
@@ -124,15 +132,36 @@ int run_quantize(const QuantizeArgs& a) {
     report["eval_settings"] = {{"seqlen", po.seqlen}, {"bos", po.bos}};
     add_ppl_json(report, res);
     report["timings"]["eval"] = std::chrono::duration<double>(Clock::now() - t).count();
-    for (const auto& p : res) fmt::print("{} {}-bit  {:<10} ppl {:.4f}\n", method_name(qc.method), qc.grid.bits, p.name, p.r.ppl);
+    for (const auto& p : res)
+      if (root)
+        fmt::print("{} {}-bit  {:<10} ppl {:.4f}\n", method_name(qc.method), qc.grid.bits, p.name,
+                   p.r.ppl);
   }
   anon.stop();
-  report["memory"] = {{"plan", plan_json(plan)},
-                      {"peak_rss", peak_rss_bytes()},
-                      {"peak_anon", anon.peak_bytes()}};
+  report["memory"] = {
+      {"plan", plan_json(plan)}, {"peak_rss", peak_rss_bytes()}, {"peak_anon", anon.peak_bytes()}};
+  // Several ranks: R, the collectives' totals per rank, and their traffic per decoder layer.
+  report["distributed"] = dist::report_json();  // a collective: every rank calls it
+  if (!rep.comm.empty()) report["distributed"]["per_layer"] = comm_to_json(rep.comm);
+  {  // each rank's peak memory and stream bytes (a collective)
+    const int R = dist::size();
+    std::vector<double> per(size_t(2 * R), 0.0);
+    per[size_t(2 * dist::rank())] = double(peak_rss_bytes());
+    per[size_t(2 * dist::rank() + 1)] = double(rep.stream_bytes);
+    std::vector<dist::Range> ranges;
+    for (int r = 0; r < R; ++r) ranges.push_back({r, r + 1});
+    dist::allgather(per, ranges, 2);
+    for (int r = 0; r < R; ++r) {
+      report["distributed"]["per_rank"][size_t(r)]["peak_rss"] = int64_t(per[size_t(2 * r)]);
+      report["distributed"]["per_rank"][size_t(r)]["stream_bytes"] =
+          int64_t(per[size_t(2 * r + 1)]);
+    }
+  }
+  if (!root) return 0;
   out.commit(report);
   if (!a.json.empty()) write_file_atomic(a.json, report.dump(2) + "\n");
-  fmt::print("wrote {} ({:.1f} s)\n", a.out, std::chrono::duration<double>(Clock::now() - t0).count());
+  fmt::print("wrote {} ({:.1f} s)\n", a.out,
+             std::chrono::duration<double>(Clock::now() - t0).count());
   if (!a.export_format.empty()) {
     ExportOptions eo;
     eo.format = a.export_format;
@@ -149,16 +178,19 @@ Runner add_quantize(CLI::App& app) {
   auto* cmd = app.add_subcommand("quantize", "Quantize a checkpoint layer by layer");
   cmd->add_option("--model", a->model, "Hugging Face model directory")->required();
   cmd->add_option("--out", a->out, "Output directory")->required();
-  cmd->add_flag("--force", a->force, "Replace an existing output directory (or discard a partial one)");
-  cmd->add_flag("--resume", a->resume,
-                "Continue an interrupted run from OUT.partial/ (same model, calibration and settings)");
+  cmd->add_flag("--force", a->force,
+                "Replace an existing output directory (or discard a partial one)");
+  cmd->add_flag(
+      "--resume", a->resume,
+      "Continue an interrupted run from OUT.partial/ (same model, calibration and settings)");
   cmd->add_option("--max-memory", a->max_memory,
                   "Refuse to start when the memory plan exceeds this (e.g. 20G)");
   cmd->add_option("--stop-after-layer", a->stop_after_layer,
                   "Stop (exit 75) once this decoder layer is saved: for testing --resume")
       ->group("");
   add_quant_options(cmd, a->q);
-  cmd->add_option("--eval", a->eval, "Evaluate perplexity after quantizing: wikitext2,c4,ptb or files");
+  cmd->add_option("--eval", a->eval,
+                  "Evaluate perplexity after quantizing: wikitext2,c4,ptb or files");
   cmd->add_option("--eval-seqlen", a->eval_seqlen,
                   "Evaluation window (default: the calibration seqlen)")
       ->check(CLI::Range(int64_t(2), int64_t(1) << 30));
@@ -167,9 +199,11 @@ Runner add_quantize(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->add_option("--json", a->json, "Also write the report to this file");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bars");
-  cmd->add_option("--export", a->export_format, "Also export the output: gptq or hf (see `loaq export`)")
+  cmd->add_option("--export", a->export_format,
+                  "Also export the output: gptq or hf (see `loaq export`)")
       ->check(CLI::IsMember({"gptq", "hf"}));
-  cmd->add_option("--export-dir", a->export_dir, "Directory of the export (default: OUT-gptq / OUT-hf)");
+  cmd->add_option("--export-dir", a->export_dir,
+                  "Directory of the export (default: OUT-gptq / OUT-hf)");
   return [a] { return run_quantize(*a); };
 }
 

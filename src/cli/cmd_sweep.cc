@@ -4,16 +4,16 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <filesystem>
-
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/quant_options.h"
 #include "core/env.h"
 #include "core/error.h"
+#include "dist/dist.h"
 #include "eval/ppl_suite.h"
 #include "io/atomic_file.h"
 #include "pipeline/output.h"
@@ -26,7 +26,7 @@ namespace {
 
 struct SweepArgs {
   std::string model, data, eval = "wikitext2,c4", json, methods = "none,rtn,gptq,gptaq,qronos,loaq",
-                                                        wbits = "2,3", seeds = "0", alphas, betas;
+                           wbits = "2,3", seeds = "0", alphas, betas;
   int64_t eval_seqlen = 0;
   bool no_bos = false, quiet = false;
   int threads = 0;
@@ -112,15 +112,21 @@ int run_sweep(const SweepArgs& a) {
       for (int b : (method == "none" ? std::vector<int>{16} : bits))
         for (double alpha : is_loaq ? alphas : std::vector<double>{a.q.alpha})
           for (double beta : is_loaq ? betas : std::vector<double>{a.q.beta}) {
-            if (method == "none" && seed != seeds.front()) continue;  // FP does not depend on the seed
+            if (method == "none" && seed != seeds.front())
+              continue;  // FP does not depend on the seed
             const auto t0 = Clock::now();
             QuantArgs qb = qa;
             qb.alpha = alpha;
             qb.beta = beta;
-            const QuantizeConfig qc = to_quantize_config(qb, method, method == "none" ? 4 : b, !a.quiet);
+            const QuantizeConfig qc =
+                to_quantize_config(qb, method, method == "none" ? 4 : b, !a.quiet);
             // Each run is streamed into a scratch output directory and evaluated from it, one
             // layer resident at a time: no copy of the model is held.
-            const std::string scratch = fmt::format("{}/.loaq-sweep-{}", std::filesystem::temp_directory_path().string(), ::getpid());
+            // (named by rank 0's pid: on several ranks they share it, and rank 0 writes it)
+            int64_t pid = ::getpid();
+            dist::broadcast(std::span(&pid, 1), 0);
+            const std::string scratch = fmt::format(
+                "{}/.loaq-sweep-{}", std::filesystem::temp_directory_path().string(), pid);
             OutputOptions oo;
             oo.out_dir = scratch;
             oo.force = true;
@@ -130,11 +136,14 @@ int run_sweep(const SweepArgs& a) {
             {
               QuantOutput qo(ckpt, qc, oo, nlohmann::ordered_json::object());
               rep = quantize_layers(ModelSource(ckpt), calib, qc, qo);
-              const Checkpoint written(qo.assemble());
+              const std::string dir = dist::is_root() ? qo.assemble() : qo.partial_dir();
+              if (dist::size() > 1) dist::barrier();  // written, before every rank reads it
+              const Checkpoint written(dir);
               res = run_ppl_suite(ModelSource(written), streams, po);
+              if (dist::size() > 1) dist::barrier();  // read by every rank, before it goes
             }
             std::error_code rm_ec;
-            std::filesystem::remove_all(scratch + ".partial", rm_ec);
+            if (dist::is_root()) std::filesystem::remove_all(scratch + ".partial", rm_ec);
             nlohmann::ordered_json run;
             run["settings"] = quant_settings_json(qc, calib);
             run["settings"]["seed"] = seed;
@@ -152,11 +161,13 @@ int run_sweep(const SweepArgs& a) {
               row[p.name].push_back(p.r.ppl);
               line += fmt::format(" {} {:.3f}", p.name, p.r.ppl);
             }
-            fmt::print(stderr, "{}  ({:.1f} s)\n", line, run["seconds"].get<double>());
+            if (dist::is_root())
+              fmt::print(stderr, "{}  ({:.1f} s)\n", line, run["seconds"].get<double>());
           }
     }
   }
 
+  if (!dist::is_root()) return 0;  // rank 0 prints and writes
   // The table: mean ± sample standard deviation over seeds.
   fmt::print("\n{:<26}", "method");
   for (const auto& d : po.datasets) fmt::print(" {:>22}", d);
@@ -173,12 +184,14 @@ int run_sweep(const SweepArgs& a) {
       for (double x : v) var += (x - mean) * (x - mean);
       const double sd = v.size() > 1 ? std::sqrt(var / double(v.size() - 1)) : 0.0;
       summary[key][d] = {{"mean", mean}, {"std", sd}, {"n", v.size()}, {"values", v}};
-      fmt::print(" {:>22}", v.size() > 1 ? fmt::format("{:.3f} ± {:.3f}", mean, sd) : fmt::format("{:.3f}", mean));
+      fmt::print(" {:>22}", v.size() > 1 ? fmt::format("{:.3f} ± {:.3f}", mean, sd)
+                                         : fmt::format("{:.3f}", mean));
     }
     fmt::print("\n");
   }
-  fmt::print("(perplexity, seqlen {}, {} seed(s); ± is the standard deviation over calibration seeds)\n",
-             po.seqlen, seeds.size());
+  fmt::print(
+      "(perplexity, seqlen {}, {} seed(s); ± is the standard deviation over calibration seeds)\n",
+      po.seqlen, seeds.size());
   out["summary"] = summary;
   out["seconds"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   if (!a.json.empty()) write_file_atomic(a.json, out.dump(2) + "\n");
@@ -189,12 +202,15 @@ int run_sweep(const SweepArgs& a) {
 
 Runner add_sweep(CLI::App& app) {
   auto a = std::make_shared<SweepArgs>();
-  auto* cmd = app.add_subcommand("sweep", "Quantize with several methods / bit-widths / seeds and compare");
+  auto* cmd =
+      app.add_subcommand("sweep", "Quantize with several methods / bit-widths / seeds and compare");
   cmd->add_option("--model", a->model, "Hugging Face model directory")->required();
-  cmd->add_option("--methods", a->methods, "Comma-separated methods (none = full precision)")->capture_default_str();
+  cmd->add_option("--methods", a->methods, "Comma-separated methods (none = full precision)")
+      ->capture_default_str();
   cmd->add_option("--wbits", a->wbits, "Comma-separated bit-widths")->capture_default_str();
   cmd->add_option("--seeds", a->seeds, "Comma-separated calibration seeds")->capture_default_str();
-  cmd->add_option("--alphas", a->alphas, "LoaQ: comma-separated α values to sweep (default: --alpha)");
+  cmd->add_option("--alphas", a->alphas,
+                  "LoaQ: comma-separated α values to sweep (default: --alpha)");
   cmd->add_option("--betas", a->betas, "LoaQ: comma-separated β values to sweep (default: --beta)");
   add_quant_options(cmd, a->q, false);
   cmd->add_option("--eval", a->eval, "Datasets: wikitext2,c4,ptb or files")->capture_default_str();

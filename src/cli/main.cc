@@ -38,12 +38,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "loaq 0.1.0");
   const std::vector<std::pair<std::string, loaq::cli::Runner>> commands = {
-      {"quantize", loaq::cli::add_quantize(app)},
-      {"eval", loaq::cli::add_eval(app)},
-      {"sweep", loaq::cli::add_sweep(app)},
-      {"layer", loaq::cli::add_layer(app)},
-      {"tokenize", loaq::cli::add_tokenize(app)},
-      {"export", loaq::cli::add_export(app)},
+      {"quantize", loaq::cli::add_quantize(app)}, {"eval", loaq::cli::add_eval(app)},
+      {"sweep", loaq::cli::add_sweep(app)},       {"layer", loaq::cli::add_layer(app)},
+      {"tokenize", loaq::cli::add_tokenize(app)}, {"export", loaq::cli::add_export(app)},
       {"inspect", loaq::cli::add_inspect(app)},
   };
   try {
@@ -60,9 +57,17 @@ int main(int argc, char** argv) {
     for (auto* sub : app.get_subcommands())
       for (const auto& [name, run] : commands)
         if (sub->get_name() == name) {
-          if (loaq::dist::size() > 1 && name != "eval")  // the commands that split their work
-            loaq::fail("`loaq {}` does not run on several MPI ranks yet; run it as one process",
-                       name);
+          // The commands that split their work; the others refuse several ranks, said by rank 0
+          // (every rank reaches this point with the same arguments).
+          if (loaq::dist::size() > 1 && name != "eval" && name != "quantize" && name != "sweep") {
+            if (loaq::dist::is_root())
+              fmt::print(stderr,
+                         "loaq: error: `loaq {}` does not run on several MPI ranks yet; run it as "
+                         "one process\n",
+                         name);
+            loaq::dist::finalize();
+            return 1;
+          }
           return run();
         }
     return 2;

@@ -38,4 +38,14 @@ void add_gram(MatD& c, const float* a, int64_t rows, int64_t n);
 // C += Aᵀ B for A [rows, n], B [rows, m] (fp32 product, fp64 sum).
 void add_cross(MatD& c, const float* a, const float* b, int64_t rows, int64_t n, int64_t m);
 
+// The same sums one block of rows at a time, with the same bits: `c` points at row i0 of the
+// [n, n] (gram) or [n, m] (cross) sum, and rows [i0, i1) are added (i0 a multiple of kStatRows, i1
+// too or n). add_gram_rows adds the upper triangle (j ≥ i) only; mirror_upper then copies it below
+// the diagonal, which is what add_gram's lower triangle holds.
+constexpr int64_t kStatRows = 1024;
+void add_gram_rows(double* c, const float* a, int64_t rows, int64_t n, int64_t i0, int64_t i1);
+void add_cross_rows(double* c, const float* a, const float* b, int64_t rows, int64_t n, int64_t m,
+                    int64_t i0, int64_t i1);
+void mirror_upper(MatD& c);
+
 }  // namespace loaq

@@ -4,9 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
+
+#include "core/error.h"
 
 namespace loaq {
 namespace {
@@ -53,6 +56,30 @@ TEST(AddCross, MatchesDoubleSums) {
     }
   EXPECT_LE(err, 2e-5);
   EXPECT_NE(c(n - 1, m - 1), 0.0);
+}
+
+// The row-block forms (the distributed chain's segments) give add_gram's and add_cross's bits:
+// the chunks added block by block, in chunk order per block, then mirrored.
+TEST(AddGramRows, BlockByBlockEqualsWholeSumBitForBit) {
+  const int64_t n = 2100, m = 1100, T = 8;  // three row blocks of kStatRows, the last partial
+  const auto a1 = randn(size_t(T * n), 5), a2 = randn(size_t(T * n), 6);
+  const auto b1 = randn(size_t(T * m), 7), b2 = randn(size_t(T * m), 8);
+  MatD g(n, n), x(n, m);
+  for (const auto* a : {&a1, &a2}) add_gram(g, a->data(), T, n);
+  add_cross(x, a1.data(), b1.data(), T, n, m);
+  add_cross(x, a2.data(), b2.data(), T, n, m);
+  MatD gb(n, n), xb(n, m);
+  for (int64_t i0 = 0; i0 < n; i0 += kStatRows) {
+    const int64_t i1 = std::min(n, i0 + kStatRows);
+    for (const auto* a : {&a1, &a2}) add_gram_rows(gb.row(i0), a->data(), T, n, i0, i1);
+    add_cross_rows(xb.row(i0), a1.data(), b1.data(), T, n, m, i0, i1);
+    add_cross_rows(xb.row(i0), a2.data(), b2.data(), T, n, m, i0, i1);
+  }
+  mirror_upper(gb);
+  EXPECT_TRUE(g.data == gb.data);
+  EXPECT_TRUE(x.data == xb.data);
+  EXPECT_NE(gb(n - 1, 0), 0.0);                                          // the mirrored corner
+  EXPECT_THROW(add_gram_rows(gb.row(1), a1.data(), T, n, 1, 2), Error);  // not a block start
 }
 
 }  // namespace

@@ -43,15 +43,16 @@ void bcast_bytes(void* p, size_t bytes, int owner) {
 // The running sum arrives from rank-1, this rank's chunks are added, it leaves for rank+1; then
 // the last rank delivers it.
 void chain(std::span<double> sum, int64_t n_chunks,
-           const std::function<void(Range, std::span<double>, int64_t)>& add_mine, int to) {
+           const std::function<void(Range, std::span<double>, int64_t)>& add_mine, int to,
+           int64_t segment = kSegment) {
   if (to != kAll && (to < 0 || to >= size())) fail("internal: ordered_sum to rank {}", to);
   const Range mine = my_range(n_chunks);
   const int r = rank(), R = size(), last = R - 1;
   const auto n = int64_t(sum.size());
   {
     Account a(r < last ? n * 8 : 0);
-    for (int64_t o = 0; o < n || o == 0; o += kSegment) {
-      const auto seg = sum.subspan(size_t(o), size_t(std::min(kSegment, n - o)));
+    for (int64_t o = 0; o < n || o == 0; o += segment) {
+      const auto seg = sum.subspan(size_t(o), size_t(std::min(segment, n - o)));
       if (r > 0) backend::recv(seg.data(), seg.size_bytes(), r - 1);
       add_mine(mine, seg, o);
       if (r < last) backend::send(seg.data(), seg.size_bytes(), r + 1);
@@ -67,13 +68,15 @@ void chain(std::span<double> sum, int64_t n_chunks,
 
 }  // namespace
 
-void ordered_sum(std::span<double> sum, int64_t n_chunks, const AddChunk& add_chunk, int to) {
+void ordered_sum(std::span<double> sum, int64_t n_chunks, const AddChunk& add_chunk, int to,
+                 int64_t segment) {
+  if (segment < 0) fail("internal: ordered_sum segment {}", segment);
   chain(
       sum, n_chunks,
       [&](Range mine, std::span<double> seg, int64_t offset) {
         for (int64_t c = mine.begin; c < mine.end; ++c) add_chunk(c, offset, seg);
       },
-      to);
+      to, segment > 0 ? segment : kSegment);
 }
 
 namespace {

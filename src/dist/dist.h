@@ -100,8 +100,11 @@ std::vector<int> assign_owners(std::span<const double> costs);
 // Bytes moved: · 8 · |sum| along the chain, plus the delivery (to a rank other than the last:
 // one more hop; kAll: a broadcast, (R-1) · 8 · |sum|).
 constexpr int kAll = -1;
+// `segment` (values, > 0; 0: 4 MiB of doubles) sets the segments' length, so that a caller can
+// align them with its own blocks (the rows of a statistics tile).
 using AddChunk = std::function<void(int64_t chunk, int64_t offset, std::span<double> seg)>;
-void ordered_sum(std::span<double> sum, int64_t n_chunks, const AddChunk& add_chunk, int to = kAll);
+void ordered_sum(std::span<double> sum, int64_t n_chunks, const AddChunk& add_chunk, int to = kAll,
+                 int64_t segment = 0);
 // The same with this rank's partials already computed: mine[i] is P_{my_range(n_chunks).begin + i},
 // added element by element (sum[k] += P[k]).
 void ordered_sum(std::span<double> sum, int64_t n_chunks,

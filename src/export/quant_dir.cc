@@ -41,8 +41,8 @@ void only_known_keys(const nlohmann::ordered_json& j, const std::set<std::string
 // activation quantization, low-rank branches...) is refused until the exporter learns it.
 void check_report(const nlohmann::ordered_json& r, const std::string& file) {
   only_known_keys(r,
-                  {"model", "settings", "timings", "stream_bytes", "cache_bytes", "linears", "eval_settings",
-                   "ppl", "details", "memory"},
+                  {"model", "settings", "timings", "stream_bytes", "cache_bytes", "linears",
+                   "eval_settings", "ppl", "details", "memory", "distributed"},
                   file, "");
   if (!r.contains("settings")) fail("{}: missing field 'settings'", file);
   const auto& s = r["settings"];
@@ -57,9 +57,11 @@ void check_report(const nlohmann::ordered_json& r, const std::string& file) {
                     file, "settings.lowrank");
   if (s.contains("activations") &&
       json_get_or<int>(s["activations"], "bits", file + " settings.activations", 16) != 16)
-    fail("{}: the model quantizes activations (settings.activations.bits = {}); neither a GPTQ nor a "
-         "plain Hugging Face checkpoint can represent that, refusing to export it",
-         file, s["activations"]["bits"].dump());
+    fail(
+        "{}: the model quantizes activations (settings.activations.bits = {}); neither a GPTQ nor "
+        "a "
+        "plain Hugging Face checkpoint can represent that, refusing to export it",
+        file, s["activations"]["bits"].dump());
   if (!s.contains("method") || !s["method"].is_string())
     fail("{}: missing field 'settings.method'", file);
   const std::string m = s["method"];

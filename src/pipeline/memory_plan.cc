@@ -22,13 +22,16 @@ int64_t layer_params(const ModelConfig& c) {
   return n;
 }
 
-std::string gib(int64_t b) { return fmt::format("{:.2f} GiB", double(b) / double(1LL << 30)); }
+std::string gib(int64_t b) {
+  return fmt::format("{:.2f} GiB", double(b) / double(1LL << 30));
+}
 
 void finish(MemoryPlan& p, const std::array<std::string, 4>& hints) {
   p.total = p.streams + p.layer + p.stats + p.activations;
-  const std::array<std::pair<const char*, int64_t>, 4> terms = {
-      {{"streams", p.streams}, {"layer", p.layer}, {"stats", p.stats},
-       {"activations", p.activations}}};
+  const std::array<std::pair<const char*, int64_t>, 4> terms = {{{"streams", p.streams},
+                                                                 {"layer", p.layer},
+                                                                 {"stats", p.stats},
+                                                                 {"activations", p.activations}}};
   size_t best = 0;
   for (size_t i = 1; i < terms.size(); ++i)
     if (terms[i].second > terms[best].second) best = i;
@@ -38,35 +41,49 @@ void finish(MemoryPlan& p, const std::array<std::string, 4>& hints) {
 
 }  // namespace
 
-MemoryPlan plan_quantize(const ModelConfig& c, const QuantizeConfig& cfg, int64_t windows,
-                         int64_t seqlen) {
+MemoryPlan plan_quantize(const ModelConfig& c, const QuantizeConfig& cfg, int64_t all_windows,
+                         int64_t seqlen, int ranks) {
   const MethodInfo& m = method_info(cfg.method);
   const bool data = method_needs_calibration(cfg);
   const bool fp = data && m.fp_stream;
   const int64_t H = c.hidden_size, I = c.intermediate_size, Q = c.q_dim();
   const int64_t f = int64_t(sizeof(float)), d = int64_t(sizeof(double));
+  // The windows of the rank with the most (rank 0: the first ranges are the longer ones).
+  const int64_t chunk = std::max<int64_t>(1, cfg.chunk_samples);
+  const int64_t n_chunks = (all_windows + chunk - 1) / chunk;
+  const int64_t windows =
+      std::min(all_windows, (n_chunks + ranks - 1) / std::max(1, ranks) * chunk);
   MemoryPlan p;
   if (data) p.streams = Stream::bytes_for(cfg.stream_dtype, windows, seqlen, H) * (fp ? 2 : 1);
   // The original (FP targets) and the quantized copy, and the layer's tensors being encoded for
   // the output after it.
   p.layer = layer_params(c) * f * 3;
   if (data) {
-    // The widest input is down_proj's (or o_proj's): H (and C), S for LoaQ, and the solver's
-    // workspace: the inverse-Cholesky factor (N²), GPTAQ's Cᵀ, Qronos' G and its own solve, LoaQ's
-    // solve of the target, each N² in fp64; the target and codes of the linear (M·N floats/ints).
+    // The widest input is down_proj's (or o_proj's): its sums H (and C), and S for LoaQ.
     const int64_t N = std::max({H, Q, I});
     const int64_t M = N == I ? H : std::max(H, Q);
+    const bool soa = m.sublayer_term && cfg.loaq.soa;
+    p.stats = Stats::bytes_for(N, H, fp, soa);
+    // The solver's workspace, held only while the chunks' activations are not: the inverse-Cholesky
+    // factor (N²), GPTAQ's Cᵀ, Qronos' G and its own solve, LoaQ's solve of the target, each N² in
+    // fp64; the target, codes and dequantized weight of the linear (M·N floats/ints).
     int64_t work = 1;
     if (cfg.method == Method::kGptaq) work = 2;
     if (cfg.method == Method::kQronos) work = 3;
     if (cfg.method == Method::kLoaq) work = 2;
-    p.stats = Stats::bytes_for(N, H, fp, m.sublayer_term && cfg.loaq.soa) + work * N * N * d +
-              M * N * (3 * f);
-    // One chunk through the MLP in both streams: h, the normed input, gate, up and the inner
-    // activation (I wide), the W_out outputs and targets; plus the cached W_out inputs of every
-    // chunk when they are kept (QuantizeConfig::cache_bytes).
+    const int64_t solver = work * N * N * d + M * N * (3 * f);
+    // One chunk of the down_proj statistics, per row: in each stream the hidden state kept (H) and
+    // the W_out input (I), plus the transients of one stream's MLP (the normed input, gate and up:
+    // H + 2I); with the FP stream, LoaQ's two W_out outputs and target (3H).
     const int64_t rows = std::min(cfg.chunk_samples, windows) * seqlen;
-    p.activations = rows * (4 * H + 3 * I) * f * (fp ? 2 : 1);
+    int64_t chunk = rows * ((H + I) * (fp ? 2 : 1) + H + 2 * I + (soa ? 3 * H : 0)) * f;
+    // On several ranks the statistics' inputs of all of a rank's chunks are kept until the chained
+    // sum (pipeline/ranks.h): X̂, X − X̂ and LoaQ's target of the widest input.
+    if (ranks > 1) chunk += f * windows * seqlen * (N * (fp ? 2 : 1) + (soa ? H : 0));
+    // The activations term: the larger of the chunk's activations and the solver's workspace (they
+    // are not held at once), plus the W_out inputs of every chunk when they are cached
+    // (QuantizeConfig::cache_bytes) for the streams' advance.
+    p.activations = std::max(chunk, solver);
     const int64_t cache = f * windows * seqlen * std::max(Q, I) * (fp ? 2 : 1);
     if (cache <= cfg.cache_bytes) p.activations += cache;
   } else {
@@ -91,8 +108,8 @@ MemoryPlan plan_eval(const ModelConfig& c, int64_t seqlen, int64_t batch_tokens,
   p.streams = std::min(per_group, std::max<int64_t>(windows, 1)) * window_bytes;
   p.layer = layer_params(c) * f;
   const int64_t rows = per_batch * seqlen;
-  p.activations = rows * (3 * H + 3 * I + c.q_dim() + 2 * c.kv_dim()) * f + seqlen * V * f +
-                  4096 * H * f;
+  p.activations =
+      rows * (3 * H + 3 * I + c.q_dim() + 2 * c.kv_dim()) * f + seqlen * V * f + 4096 * H * f;
   finish(p, {"a smaller --hidden-bytes (the windows held at once)", "(one decoder layer)", "",
              "a smaller --batch-tokens or --seqlen"});
   return p;
@@ -116,10 +133,10 @@ void check_plan(const MemoryPlan& p, int64_t max_bytes) {
   if (max_bytes <= 0 || p.total <= max_bytes) return;
   fail("the memory plan needs {} but --max-memory is {}; the largest term is the {} ({}): {}",
        gib(p.total), gib(max_bytes), p.dominant,
-       gib(p.dominant == "streams"  ? p.streams
-           : p.dominant == "layer"  ? p.layer
-           : p.dominant == "stats"  ? p.stats
-                                    : p.activations),
+       gib(p.dominant == "streams" ? p.streams
+           : p.dominant == "layer" ? p.layer
+           : p.dominant == "stats" ? p.stats
+                                   : p.activations),
        p.hint.empty() ? "no option reduces it" : "reduce it with " + p.hint);
 }
 

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "dist/dist.h"
 #include "io/atomic_file.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
@@ -144,6 +145,12 @@ void write_combined(const std::string& dir, const std::string& stem,
                     index.dump(2) + "\n");
 }
 
+// The stream file of `kind` (hq, hf) after `layers` layers, of this rank on several ranks.
+std::string stream_file(const char* kind, int64_t layers, int rank, int ranks) {
+  if (ranks == 1) return fmt::format("{}-{:05d}.bin", kind, layers);
+  return fmt::format("{}-{:05d}.rank-{}-of-{}.bin", kind, layers, rank, ranks);
+}
+
 }  // namespace
 
 QuantOutput::QuantOutput(const Checkpoint& src, const QuantizeConfig& cfg, const OutputOptions& o,
@@ -153,6 +160,21 @@ QuantOutput::QuantOutput(const Checkpoint& src, const QuantizeConfig& cfg, const
   const fs::path out = fs::absolute(o.out_dir).lexically_normal();
   partial_ = out.string() + ".partial";
   resume_dir_ = partial_ + "/resume";
+  // On several ranks, rank 0 opens and checks the output and tells the others where the run
+  // starts; every rank writes its own stream slices into the resume folder (a shared file system).
+  if (!dist::is_root()) {
+    int64_t done = 0;
+    dist::broadcast(std::span(&done, 1), 0);
+    layers_done_ = done;
+    return;
+  }
+  open_as_root(src, o);
+  int64_t done = layers_done_;
+  dist::broadcast(std::span(&done, 1), 0);
+}
+
+void QuantOutput::open_as_root(const Checkpoint& src, const OutputOptions& o) {
+  const fs::path out = fs::absolute(o.out_dir).lexically_normal();
   const std::string state = resume_dir_ + "/state.json";
   std::error_code ec;
   // Staging folders of dead runs of this output (and an earlier output a killed run had moved
@@ -200,29 +222,33 @@ QuantOutput::QuantOutput(const Checkpoint& src, const QuantizeConfig& cfg, const
 }
 
 QuantOutput::~QuantOutput() {
+  if (!dist::is_root()) return;
   if (lock_fd_ >= 0) ::close(lock_fd_);
   // A run that failed before finishing a layer leaves nothing to resume.
   std::error_code ec;
   if (!committed_ && layers_done_ == 0) fs::remove_all(partial_, ec);
 }
 
-std::string QuantOutput::part(const std::string& what) const { return resume_dir_ + "/" + what; }
+std::string QuantOutput::part(const std::string& what) const {
+  return resume_dir_ + "/" + what;
+}
 
 std::optional<ResumedRun> QuantOutput::resumed(int64_t windows, int64_t seqlen, bool fp_stream) {
   if (layers_done_ == 0) return std::nullopt;
   ResumedRun r;
   const std::string state = part("state.json");
-  r.report = report_from_json(read_json_file(state).at("report"), state);
+  if (dist::is_root()) r.report = report_from_json(read_json_file(state).at("report"), state);
   r.streams.layers_done = layers_done_;
-  if (!stream_files_.empty()) {
+  if (windows > 0) {  // this rank's slices, named as layer_done() wrote them
     const int64_t H = src_.config().hidden_size;
-    r.streams.hq = Stream(cfg_.stream_dtype, windows, seqlen, H);
-    r.streams.hq.load(part(stream_files_.at(0)));
-    if (fp_stream) {
-      if (stream_files_.size() < 2) fail("{}: no full-precision stream recorded", state);
-      r.streams.hf = Stream(cfg_.stream_dtype, windows, seqlen, H);
-      r.streams.hf.load(part(stream_files_.at(1)));
-    }
+    auto load = [&](Stream& s, const char* kind) {
+      const std::string f = part(stream_file(kind, layers_done_, dist::rank(), dist::size()));
+      if (!fs::exists(f)) fail("{}: the resume state has no stream file '{}'", state, f);
+      s = Stream(cfg_.stream_dtype, windows, seqlen, H);
+      s.load(f);
+    };
+    load(r.streams.hq, "hq");
+    if (fp_stream) load(r.streams.hf, "hf");
   }
   return r;
 }
@@ -240,6 +266,22 @@ void QuantOutput::rotated_globals(const ModelConfig&, const Tensor& embed, const
 void QuantOutput::layer_done(int64_t l, LayerWeights&& wq,
                              std::map<std::string, QuantizedLinear>&& states,
                              const QuantizeReport& report, const StreamState& streams) {
+  // Every rank's stream slices first; rank 0 commits the layer once all of them are written.
+  const int R = dist::size();
+  std::vector<std::string> files;
+  if (!streams.hq.empty()) {
+    streams.hq.save(part(stream_file("hq", l + 1, dist::rank(), R)));
+    if (!streams.hf.empty()) streams.hf.save(part(stream_file("hf", l + 1, dist::rank(), R)));
+    for (int r = 0; r < R; ++r) {
+      files.push_back(stream_file("hq", l + 1, r, R));
+      if (!streams.hf.empty()) files.push_back(stream_file("hf", l + 1, r, R));
+    }
+  }
+  if (R > 1) dist::barrier();
+  if (!dist::is_root()) {
+    layers_done_ = l + 1;
+    return;
+  }
   const std::string p = fmt::format("model.layers.{}.", l);
   auto src_dtype = [&](const std::string& n) { return src_.info(n).dtype; };
   std::vector<OwnedTensor> t;
@@ -259,15 +301,6 @@ void QuantOutput::layer_done(int64_t l, LayerWeights&& wq,
   t.clear();
   if (!states.empty())
     write_quant_state(states, cfg_.grid, part(fmt::format("layer-{:05d}.state.safetensors", l)));
-  std::vector<std::string> files;
-  if (!streams.hq.empty()) {
-    files.push_back(fmt::format("hq-{:05d}.bin", l + 1));
-    streams.hq.save(part(files.back()));
-    if (!streams.hf.empty()) {
-      files.push_back(fmt::format("hf-{:05d}.bin", l + 1));
-      streams.hf.save(part(files.back()));
-    }
-  }
   // The commit record, then the streams it no longer names.
   const nlohmann::ordered_json state = {{"fingerprint", fingerprint_},
                                         {"layers_done", l + 1},
@@ -284,8 +317,7 @@ void QuantOutput::layer_done(int64_t l, LayerWeights&& wq,
 std::string QuantOutput::assemble() {
   const ModelConfig& c = src_.config();
   if (layers_done_ != c.num_layers)
-    fail("internal error: assembling the output after {} of {} layers", layers_done_,
-         c.num_layers);
+    fail("internal error: assembling the output after {} of {} layers", layers_done_, c.num_layers);
   // The embedding, final norm and head: rotated copies, or the source's own bytes.
   std::string globals = part("globals.safetensors");
   if (!cfg_.rotate) {
@@ -306,8 +338,7 @@ std::string QuantOutput::assemble() {
   }
   write_combined(partial_, "model", model_files, o_.max_shard_bytes, kModelMeta);
   if (!state_files.empty())
-    write_combined(partial_, "quant_state", state_files, o_.max_shard_bytes,
-                   state_meta(cfg_.grid));
+    write_combined(partial_, "quant_state", state_files, o_.max_shard_bytes, state_meta(cfg_.grid));
 
   std::error_code ec;
   for (const char* f : {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json",
@@ -315,8 +346,7 @@ std::string QuantOutput::assemble() {
     const fs::path from = fs::path(src_.dir()) / f;
     if (fs::exists(from)) {
       fs::copy_file(from, fs::path(partial_) / f, fs::copy_options::overwrite_existing, ec);
-      if (ec)
-        fail("cannot copy '{}' to '{}': {}", from.string(), partial_ + "/" + f, ec.message());
+      if (ec) fail("cannot copy '{}' to '{}': {}", from.string(), partial_ + "/" + f, ec.message());
     }
   }
   ModelConfig oc = c;

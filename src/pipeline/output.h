@@ -4,7 +4,8 @@
 //   config.json, tokenizer files      copied from the input model ("loaq" section when rotated or
 //                                     with quantized activations)
 //   model.safetensors                 one file when the model fits max_shard_bytes, else shards
-//   (or model-0000k-of-0000N…)       model-0000k-of-0000N.safetensors + model.safetensors.index.json
+//   (or model-0000k-of-0000N…)       model-0000k-of-0000N.safetensors +
+//   model.safetensors.index.json
 //                                     as transformers' save_pretrained names them (one shard per
 //                                     decoder layer, one for the embedding, final norm and head).
 //                                     A tensor loaq did not change keeps the source's dtype and
@@ -16,7 +17,9 @@
 //   report.json                       configuration, timings, memory, per-linear objectives, ppl
 // Everything is built in OUT.partial/ and renamed to OUT at the end, so an interrupted run never
 // leaves a directory that looks complete. OUT.partial/resume/ holds the resume state
-// (pipeline/resume.h) until then.
+// (pipeline/resume.h) until then. On several ranks (dist.h) every rank constructs the output and
+// hands it its layers; rank 0 alone writes and commits, every rank saves its own stream slices
+// (hq-LLLLL.rank-r-of-R.bin), so OUT must be on a file system every rank sees.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -67,16 +70,18 @@ class QuantOutput : public LayerSink {
   void layer_done(int64_t l, LayerWeights&& wq, std::map<std::string, QuantizedLinear>&& states,
                   const QuantizeReport& report, const StreamState& streams) override;
 
-  // Writes the model files, the integer state, config.json and the tokenizer files into
-  // OUT.partial/ and returns that directory (a checkpoint that can be evaluated before commit()).
+  // Rank 0 only. Writes the model files, the integer state, config.json and the tokenizer files
+  // into OUT.partial/ and returns that directory (a checkpoint that can be evaluated before
+  // commit()).
   std::string assemble();
-  // Writes report.json, drops the resume state and renames OUT.partial/ to OUT.
+  // Rank 0 only. Writes report.json, drops the resume state and renames OUT.partial/ to OUT.
   void commit(const nlohmann::ordered_json& report);
 
   const std::string& partial_dir() const { return partial_; }
 
  private:
   std::string part(const std::string& what) const;
+  void open_as_root(const Checkpoint& src, const OutputOptions& o);
 
   const Checkpoint& src_;
   const QuantizeConfig& cfg_;

@@ -9,7 +9,9 @@
 #include "core/error.h"
 #include "core/linalg.h"
 #include "core/progress.h"
+#include "dist/dist.h"
 #include "model/ops.h"
+#include "pipeline/ranks.h"
 #include "pipeline/stats.h"
 
 namespace loaq {
@@ -21,27 +23,33 @@ double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Relative solver objective tr(E H Eᵀ) / tr(W̃ H W̃ᵀ), E = Q − W̃.
+// Relative solver objective tr(E H Eᵀ) / tr(W̃ H W̃ᵀ), E = Q − W̃, in blocks of rows (so that
+// its fp64 workspace stays small whatever the linear's size).
 double relative_objective(const Tensor& q, const Tensor& target, const MatD& h) {
   const int64_t M = q.rows(), N = q.cols();
-  MatD E(M, N), T(M, N);
-  for (size_t i = 0; i < E.data.size(); ++i) {
-    E.data[i] = double(q.data[i]) - target.data[i];
-    T.data[i] = target.data[i];
-  }
-  const MatD EH = matmul(E, false, h, false), TH = matmul(T, false, h, false);
+  constexpr int64_t kRows = 256;
   double num = 0, den = 0;
-  for (size_t i = 0; i < E.data.size(); ++i) {
-    num += EH.data[i] * E.data[i];
-    den += TH.data[i] * T.data[i];
+  for (int64_t r0 = 0; r0 < M; r0 += kRows) {
+    const int64_t n = std::min(kRows, M - r0);
+    MatD E(n, N), T(n, N);
+    for (int64_t i = 0; i < n * N; ++i) {
+      const size_t k = size_t(r0 * N + i);
+      E.data[size_t(i)] = double(q.data[k]) - target.data[k];
+      T.data[size_t(i)] = target.data[k];
+    }
+    const MatD EH = matmul(E, false, h, false), TH = matmul(T, false, h, false);
+    for (size_t i = 0; i < E.data.size(); ++i) {
+      num += EH.data[i] * E.data[i];
+      den += TH.data[i] * T.data[i];
+    }
   }
   return den > 0 ? num / den : 0.0;
 }
 
 class Driver {
  public:
-  Driver(const ModelSource& src, const CalibSet& calib, const QuantizeConfig& cfg,
-         LayerSink& sink, const DriverOptions& opt)
+  Driver(const ModelSource& src, const CalibSet& calib, const QuantizeConfig& cfg, LayerSink& sink,
+         const DriverOptions& opt)
       : src_(src),
         c_(src.config()),
         calib_(calib),
@@ -58,8 +66,8 @@ class Driver {
     if (cfg_.chunk_samples < 1) fail("chunk size must be positive");
     report_ = opt_.resumed_report;
     const bool data = method_needs_calibration(cfg_);
-    if (data && (calib_.nsamples < 1 ||
-                 int64_t(calib_.ids.size()) != calib_.nsamples * calib_.seqlen))
+    if (data &&
+        (calib_.nsamples < 1 || int64_t(calib_.ids.size()) != calib_.nsamples * calib_.seqlen))
       fail("calibration set is empty or malformed ({} windows of {} tokens, {} ids)",
            calib_.nsamples, calib_.seqlen, calib_.ids.size());
     if (cfg_.rotate) rotate_globals();
@@ -85,7 +93,7 @@ class Driver {
       states_.clear();
       if (!data) {
         if (cfg_.method != Method::kNone)
-          for (LinearName n : kAllLinears) solve(n, wf.linear(n).w, Stats(), wq.linear(n));
+          solve_group({std::begin(kAllLinears), std::end(kAllLinears)}, wf, Stats(), wq);
         else
           bar.advance(7);
       } else {
@@ -96,6 +104,7 @@ class Driver {
         sublayer(false, wf, wq);
       }
       streams_.layers_done = l + 1;
+      if (dist::size() > 1) record_comm(l);
       report_.timings["total"] = base_total_ + since(t0);
       t = Clock::now();
       sink_.layer_done(l, std::move(wq), std::move(states_), report_, streams_);
@@ -141,26 +150,31 @@ class Driver {
     report_.calib_tokens = S * T;
     rope_ = make_rope_table(c_, T);
     use_fp_ = info_.fp_stream;
+    share_ = WindowShare(S, cfg_.chunk_samples);
+    const int64_t W = share_.windows();  // this rank's windows: all of them on one process
     const int64_t widest = std::max(c_.q_dim(), c_.intermediate_size);
-    const int64_t cache = int64_t(sizeof(float)) * S * T * widest * (use_fp_ ? 2 : 1);
+    const int64_t cache = int64_t(sizeof(float)) * W * T * widest * (use_fp_ ? 2 : 1);
     use_cache_ = cache <= cfg_.cache_bytes;
     report_.cache_bytes = use_cache_ ? cache : 0;
-    report_.stream_bytes = Stream::bytes_for(cfg_.stream_dtype, S, T, Hd) * (use_fp_ ? 2 : 1);
+    report_.stream_bytes = Stream::bytes_for(cfg_.stream_dtype, W, T, Hd) * (use_fp_ ? 2 : 1);
     if (opt_.resume) {
+      if (opt_.resume->hq.windows() != W)
+        fail("internal: resumed stream of {} windows, this rank holds {}",
+             opt_.resume->hq.windows(), W);
       streams_.layers_done = opt_.resume->layers_done;
       streams_.hq = opt_.resume->hq;
       if (use_fp_) streams_.hf = opt_.resume->hf;
       return opt_.resume->layers_done;
     }
     auto t = Clock::now();
-    streams_.hq = Stream(cfg_.stream_dtype, S, T, Hd);
-    if (use_fp_) streams_.hf = Stream(cfg_.stream_dtype, S, T, Hd);
-    for (int64_t s0 = 0; s0 < S; s0 += cfg_.chunk_samples) {
-      const int64_t s1 = std::min(S, s0 + cfg_.chunk_samples);
+    streams_.hq = Stream(cfg_.stream_dtype, W, T, Hd);
+    if (use_fp_) streams_.hf = Stream(cfg_.stream_dtype, W, T, Hd);
+    for (int64_t c = share_.chunks.begin; c < share_.chunks.end; ++c) {
+      const int64_t s0 = share_.begin(c), s1 = share_.end(c, S);
       Tensor h = src_.embed(std::span(calib_.ids).subspan(size_t(s0 * T), size_t((s1 - s0) * T)));
       if (rotations_) rotate_embedding_rows(*rotations_, h);
-      streams_.hq.write(s0, h);
-      if (use_fp_) streams_.hf.write(s0, h);
+      streams_.hq.write(s0 - share_.w0, h);
+      if (use_fp_) streams_.hf.write(s0 - share_.w0, h);
     }
     timing("forward", t);
     return 0;
@@ -187,22 +201,25 @@ class Driver {
     const LinearName out_name = attn ? LinearName::kO : LinearName::kDown;
     const int64_t n_in = c_.hidden_size, n_out = attn ? c_.q_dim() : c_.intermediate_size;
     {
-      const Stats st = accumulate(attn, true, wf, wq, n_in);
-      for (LinearName n : in_names) solve(n, wf.linear(n).w, st, wq.linear(n));
+      const std::vector<int> owners = owners_of(in_names, wf);
+      const Stats st = accumulate(attn, true, wf, wq, n_in, deliver_to(owners));
+      solve_group(in_names, wf, st, wq);
     }
     {
-      const Stats st = accumulate(attn, false, wf, wq, n_out);
-      solve(out_name, wf.linear(out_name).w, st, wq.linear(out_name));
+      const std::vector<int> owners = owners_of({out_name}, wf);
+      const Stats st = accumulate(attn, false, wf, wq, n_out, deliver_to(owners));
+      solve_group({out_name}, wf, st, wq);
     }
 
     // Both streams through the sub-layer: ĥ with the quantized weights, h with the original ones.
     auto t = Clock::now();
     const int64_t S = calib_.nsamples, T = calib_.seqlen;
-    for (int64_t s0 = 0; s0 < S; s0 += cfg_.chunk_samples) {
-      const int64_t s1 = std::min(S, s0 + cfg_.chunk_samples), n = s1 - s0;
-      const size_t ci = size_t(s0 / cfg_.chunk_samples);
+    for (int64_t c = share_.chunks.begin; c < share_.chunks.end; ++c) {
+      const int64_t s0 = share_.begin(c), s1 = share_.end(c, S), n = s1 - s0;
+      const int64_t l0 = s0 - share_.w0;  // in this rank's streams
+      const size_t ci = size_t(c - share_.chunks.begin);
       auto step = [&](Stream& stream, const LayerWeights& w, std::vector<Tensor>& cached) {
-        Tensor h = stream.read(s0, s1);
+        Tensor h = stream.read(l0, l0 + n);
         if (use_cache_) {  // h += W_out(x) with the W_out input computed in accumulate()
           const Tensor y = apply_linear(w.linear(out_name), cached[ci]);
           for (int64_t i = 0; i < h.numel(); ++i) h.data[size_t(i)] += y.data[size_t(i)];
@@ -217,7 +234,7 @@ class Driver {
             fail("non-finite value in the {} stream after layer {} {} (samples {}–{})",
                  &stream == &streams_.hq ? "quantized" : "full-precision", layer_,
                  attn ? "attention" : "MLP", s0, s1 - 1);
-        stream.write(s0, h);
+        stream.write(l0, h);
       };
       step(streams_.hq, wq, cache_q_);
       if (use_fp_) step(streams_.hf, wf, cache_f_);
@@ -226,9 +243,10 @@ class Driver {
   }
 
   // Statistics of the W_in (w_in) or W_out group over the calibration windows, chunk by chunk in
-  // window order.
-  Stats accumulate(bool attn, bool w_in, const LayerWeights& wf, const LayerWeights& wq,
-                   int64_t N) {
+  // window order. On several ranks, each forms its chunks' inputs and the sums are chained along
+  // the ranks (Stats::sum_over_ranks) to rank `to` (dist::kAll: every rank).
+  Stats accumulate(bool attn, bool w_in, const LayerWeights& wf, const LayerWeights& wq, int64_t N,
+                   int to) {
     auto t = Clock::now();
     const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
     const bool noa = info_.sublayer_term && !w_in && cfg_.loaq.noa;  // eq. 12 (W_out only)
@@ -236,18 +254,23 @@ class Driver {
     Stats st(N, Hd, use_fp_, soa);
     const Linear& w_out = wf.linear(attn ? LinearName::kO : LinearName::kDown);
     double fwd = 0;
-    for (int64_t s0 = 0; s0 < S; s0 += cfg_.chunk_samples) {
-      const int64_t s1 = std::min(S, s0 + cfg_.chunk_samples), n = s1 - s0, rows = n * T;
+    const bool ranks = dist::size() > 1;
+    std::vector<Stats::Chunk> kept;  // ranks: this rank's chunks' inputs, for the chained sum
+    if (!attn && w_in)  // mid-layer: tests of the fault path and of resuming after a killed rank
+      dist::test_fault_point(fmt::format("quantize-layer-{}", layer_).c_str());
+    for (int64_t c = share_.chunks.begin; c < share_.chunks.end; ++c) {
+      const int64_t s0 = share_.begin(c), s1 = share_.end(c, S), n = s1 - s0, rows = n * T;
+      const int64_t l0 = s0 - share_.w0;
       const auto tf = Clock::now();
-      const Tensor hq = streams_.hq.read(s0, s1);
+      const Tensor hq = streams_.hq.read(l0, l0 + n);
       Tensor xq = linear_input(attn, w_in, wq, hq, n);
       Tensor hf, xf;
       if (use_fp_) {
-        hf = streams_.hf.read(s0, s1);
+        hf = streams_.hf.read(l0, l0 + n);
         xf = linear_input(attn, w_in, wf, hf, n);
       }
       if (use_cache_ && !w_in) {  // the sub-layer's W_out input, before any NOA rescaling
-        const size_t ci = size_t(s0 / cfg_.chunk_samples);
+        const size_t ci = size_t(c - share_.chunks.begin);
         cache_q_.resize(std::max(cache_q_.size(), ci + 1));
         cache_q_[ci] = xq;
         if (use_fp_) {
@@ -286,10 +309,22 @@ class Driver {
       }
       if (st.has_c)
         for (size_t i = 0; i < xf.data.size(); ++i) xf.data[i] -= xq.data[i];  // X − X̂
-      st.add_chunk(xq, st.has_c ? &xf : nullptr, st.has_s ? &target : nullptr);
+      if (ranks)
+        kept.push_back({std::move(xq), st.has_c ? std::move(xf) : Tensor(),
+                        st.has_s ? std::move(target) : Tensor()});
+      else
+        st.add_chunk(xq, st.has_c ? &xf : nullptr, st.has_s ? &target : nullptr);
     }
     report_.timings["forward"] += fwd;
-    report_.timings["statistics"] += since(t) - fwd;
+    if (ranks) {
+      const auto tc = Clock::now();
+      st.sum_over_ranks(kept, share_.n_chunks, S * T, to);
+      report_.timings["statistics"] += since(t) - fwd - since(tc);
+      report_.timings["collectives"] += since(tc);
+      if (to != dist::kAll && to != dist::rank()) return st;  // the sums are another rank's
+    } else {
+      report_.timings["statistics"] += since(t) - fwd;
+    }
     for (double v : st.H.data)
       if (!std::isfinite(v))
         fail(
@@ -300,23 +335,73 @@ class Driver {
     return st;
   }
 
-  void solve(LinearName n, const Tensor& w, const Stats& st, Linear& dst) {
-    const auto t = Clock::now();
-    Solved s = info_.solve(w, st, grid_, cfg_);
-    LinearReport lr{name(n),
-                    st.H.rows ? relative_objective(s.q.q, s.target, st.H) : 0.0,
-                    s.q.damp,
-                    s.q.damp_raises,
-                    s.q.dead_columns,
-                    0.0};
-    dst.w = s.q.q;
-    states_[name(n)] = std::move(s.q);
-    lr.seconds = since(t);
-    report_.timings["solve"] += lr.seconds;
-    report_.linears.push_back(lr);
-    bar_->advance();
+  // The solve owners of a group of linears that share their statistics (dist::assign_owners by
+  // estimated cost): all rank 0 on one process.
+  std::vector<int> owners_of(const std::vector<LinearName>& names, const LayerWeights& w) const {
+    std::vector<double> cost;
+    for (LinearName n : names) {
+      const Tensor& x = w.linear(n).w;
+      cost.push_back(solve_cost(x.rows(), x.cols(), info_.uses_data));
+    }
+    return dist::assign_owners(cost);
+  }
+  // Where a group's statistics must go: its one owner, or every rank.
+  static int deliver_to(const std::vector<int>& owners) {
+    for (int o : owners)
+      if (o != owners.front()) return dist::kAll;
+    return owners.front();
   }
 
+  // Solves a group of linears sharing the statistics `st`: each on its owner rank (all at once,
+  // in parallel across ranks), then every result is copied to every rank in the group's order.
+  void solve_group(const std::vector<LinearName>& names, const LayerWeights& wf, const Stats& st,
+                   LayerWeights& wq) {
+    const std::vector<int> owners = owners_of(names, wf);
+    std::vector<Solved> solved(names.size());
+    std::vector<LinearReport> lines(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (owners[i] != dist::rank()) continue;
+      const auto t = Clock::now();
+      solved[i] = info_.solve(wf.linear(names[i]).w, st, grid_, cfg_);
+      const QuantizedLinear& q = solved[i].q;
+      lines[i] = {name(names[i]), st.H.rows ? relative_objective(q.q, solved[i].target, st.H) : 0.0,
+                  q.damp,         q.damp_raises,
+                  q.dead_columns, since(t)};
+    }
+    const auto tb = Clock::now();
+    for (size_t i = 0; i < names.size(); ++i) broadcast_linear(solved[i].q, lines[i], owners[i]);
+    if (dist::size() > 1) report_.timings["collectives"] += since(tb);
+    for (size_t i = 0; i < names.size(); ++i) {
+      lines[i].name = name(names[i]);
+      wq.linear(names[i]).w = solved[i].q.q;
+      report_.timings["solve"] += lines[i].seconds;
+      report_.linears.push_back(lines[i]);
+      // Only rank 0 writes the integer state.
+      if (dist::is_root()) states_[name(names[i])] = std::move(solved[i].q);
+      bar_->advance();
+    }
+  }
+
+  // The traffic of layer l over every rank (a collective).
+  void record_comm(int64_t l) {
+    const auto all = dist::gather_comm_stats();
+    LayerComm lc{l, 0, 0.0};
+    for (const auto& s : all) {
+      lc.bytes += s.bytes;
+      lc.seconds = std::max(lc.seconds, s.seconds);
+    }
+    const int64_t bytes = lc.bytes;
+    const double seconds = lc.seconds;
+    lc.bytes -= comm_bytes_;
+    lc.seconds -= comm_seconds_;
+    comm_bytes_ = bytes;
+    comm_seconds_ = seconds;
+    report_.comm.push_back(lc);
+  }
+
+  WindowShare share_;  // this rank's chunks and windows
+  int64_t comm_bytes_ = 0;
+  double comm_seconds_ = 0;
   const ModelSource& src_;
   const ModelConfig& c_;
   const CalibSet& calib_;

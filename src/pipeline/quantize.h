@@ -32,14 +32,22 @@ struct LinearReport {
   double seconds = 0;
 };
 
+// The collectives of one decoder layer on several ranks.
+struct LayerComm {
+  int64_t layer = 0;
+  int64_t bytes = 0;   // moved by all ranks
+  double seconds = 0;  // the slowest rank's time in collectives
+};
+
 struct QuantizeReport {
   std::vector<LinearReport> linears;
   std::map<std::string, double> timings;  // seconds per stage
   int64_t stream_bytes = 0;               // memory of the two hidden-state streams
   int64_t cache_bytes = 0;                // memory of the cached W_out inputs (0: recomputed)
   int64_t calib_tokens = 0;
-  int64_t first_layer = 0;                // the layer the run started at (> 0 when resumed)
+  int64_t first_layer = 0;                 // the layer the run started at (> 0 when resumed)
   std::optional<RotationReport> rotation;  // set when cfg.rotate
+  std::vector<LayerComm> comm;             // per layer, on several ranks
 };
 
 // The streams after a number of finished layers: where a run resumes.
@@ -70,9 +78,9 @@ struct StopAfterLayer {
 };
 
 struct DriverOptions {
-  int64_t stop_after_layer = -1;      // ≥ 0: stop (StopAfterLayer) once this layer is done
+  int64_t stop_after_layer = -1;        // ≥ 0: stop (StopAfterLayer) once this layer is done
   const StreamState* resume = nullptr;  // continue after resume->layers_done layers
-  QuantizeReport resumed_report;      // the report of the layers already done
+  QuantizeReport resumed_report;        // the report of the layers already done
 };
 
 // Quantizes every decoder layer of `src` into `sink`. Embeddings, norms and the head are not

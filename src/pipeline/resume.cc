@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "dist/dist.h"
 
 namespace loaq {
 
@@ -53,13 +54,22 @@ nlohmann::ordered_json run_fingerprint(const Checkpoint& ckpt, const CalibSet& c
   j["calibration"] = {
       {"windows", calib.nsamples},
       {"seqlen", calib.seqlen},
-      {"ids", hex(fnv1a(calib.ids.data(), calib.ids.size() * sizeof(int32_t)))}};
+      {"ids", hex(fnv1a(calib.ids.data(), calib.ids.size() * sizeof(int32_t)))},
+      {"ranks", dist::size()}};  // each rank's stream slices hold its share of the windows
   j["settings"] = settings;
   return j;
 }
 
 std::string fingerprint_mismatch(const nlohmann::ordered_json& saved,
                                  const nlohmann::ordered_json& now) {
+  const auto ranks = [](const nlohmann::ordered_json& j) {
+    return j.contains("calibration") ? j["calibration"].value("ranks", int64_t(1)) : int64_t(1);
+  };
+  if (ranks(saved) != ranks(now))
+    return fmt::format(
+        "it was written by a run on {} rank(s) and this run has {} (its streams are split by "
+        "rank); resume it with `mpirun -n {}`",
+        ranks(saved), ranks(now), ranks(saved));
   for (const char* part : {"model", "calibration", "settings"}) {
     if (!saved.contains(part)) return fmt::format("the saved state has no '{}' part", part);
     if (saved[part] == now[part]) continue;
@@ -75,6 +85,13 @@ std::string fingerprint_mismatch(const nlohmann::ordered_json& saved,
   return "";
 }
 
+nlohmann::ordered_json comm_to_json(const std::vector<LayerComm>& comm) {
+  nlohmann::ordered_json a = nlohmann::ordered_json::array();
+  for (const auto& c : comm)
+    a.push_back({{"layer", c.layer}, {"bytes", c.bytes}, {"seconds", c.seconds}});
+  return a;
+}
+
 nlohmann::ordered_json report_to_json(const QuantizeReport& r) {
   nlohmann::ordered_json lin = nlohmann::ordered_json::array();
   for (const auto& l : r.linears)
@@ -84,7 +101,10 @@ nlohmann::ordered_json report_to_json(const QuantizeReport& r) {
                    {"damp_raises", l.damp_raises},
                    {"dead_columns", l.dead_columns},
                    {"seconds", l.seconds}});
-  return {{"linears", lin}, {"timings", r.timings}, {"calib_tokens", r.calib_tokens}};
+  nlohmann::ordered_json j = {
+      {"linears", lin}, {"timings", r.timings}, {"calib_tokens", r.calib_tokens}};
+  if (!r.comm.empty()) j["comm"] = comm_to_json(r.comm);
+  return j;
 }
 
 QuantizeReport report_from_json(const nlohmann::ordered_json& j, const std::string& file) {
@@ -97,6 +117,9 @@ QuantizeReport report_from_json(const nlohmann::ordered_json& j, const std::stri
     for (auto it = j.at("timings").begin(); it != j.at("timings").end(); ++it)
       r.timings[it.key()] = it.value().get<double>();
     r.calib_tokens = j.at("calib_tokens").get<int64_t>();
+    for (const auto& c : j.value("comm", nlohmann::ordered_json::array()))
+      r.comm.push_back({c.at("layer").get<int64_t>(), c.at("bytes").get<int64_t>(),
+                        c.at("seconds").get<double>()});
   } catch (const nlohmann::json::exception& e) {
     fail("{}: malformed report: {}", file, e.what());
   }

@@ -22,6 +22,8 @@ std::string fingerprint_mismatch(const nlohmann::ordered_json& saved,
                                  const nlohmann::ordered_json& now);
 
 nlohmann::ordered_json report_to_json(const QuantizeReport& r);
+// [{"layer", "bytes", "seconds"}...]: the collectives per layer (several ranks).
+nlohmann::ordered_json comm_to_json(const std::vector<LayerComm>& comm);
 QuantizeReport report_from_json(const nlohmann::ordered_json& j, const std::string& file);
 
 }  // namespace loaq

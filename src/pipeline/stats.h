@@ -5,6 +5,8 @@
 // one holder of windows to the next (the MPI reduction seam: the result does not depend on how the
 // windows are split, only on the chunk order).
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "core/linalg.h"
 #include "core/tensor.h"
@@ -24,6 +26,15 @@ struct Stats {
   // Adds one chunk: xq = X̂ [rows, in]; dx = X − X̂ [rows, in] (has_c); target [rows, hidden]
   // (has_s).
   void add_chunk(const Tensor& xq, const Tensor* dx, const Tensor* target);
+  // The chunk's inputs, kept for a distributed sum (sum_over_ranks).
+  struct Chunk {
+    Tensor xq, dx, target;
+  };
+  // Across ranks (dist.h): the sums over every rank's chunks, each rank holding `mine` (its
+  // dist::my_range(n_chunks) chunks, in order), formed in chunk order along the ranks' chain —
+  // the same bits as add_chunk() over all chunks in one process. The result is on rank `to`
+  // (dist::kAll: on every rank); `total_tokens` is the token count over all chunks.
+  void sum_over_ranks(std::span<const Chunk> mine, int64_t n_chunks, int64_t total_tokens, int to);
   // Bytes of the sums (fp64).
   int64_t bytes() const;
   // Bytes Stats(n_in, hidden, c, s) holds.
