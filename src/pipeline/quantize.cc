@@ -55,7 +55,6 @@ class Driver {
         calib_(calib),
         cfg_(cfg),
         info_(method_info(cfg.method)),
-        grid_(method_grid(cfg)),
         sink_(sink),
         opt_(opt) {}
 
@@ -362,7 +361,8 @@ class Driver {
     for (size_t i = 0; i < names.size(); ++i) {
       if (owners[i] != dist::rank()) continue;
       const auto t = Clock::now();
-      solved[i] = info_.solve(wf.linear(names[i]).w, st, grid_, cfg_);
+      solved[i] = info_.solve(wf.linear(names[i]).w, st,
+                              method_grid_for_linear(cfg_, name(names[i]), c_), cfg_);
       const QuantizedLinear& q = solved[i].q;
       lines[i] = {name(names[i]), st.H.rows ? relative_objective(q.q, solved[i].target, st.H) : 0.0,
                   q.damp,         q.damp_raises,
@@ -407,7 +407,6 @@ class Driver {
   const CalibSet& calib_;
   const QuantizeConfig& cfg_;
   const MethodInfo& info_;
-  const GridConfig grid_;
   LayerSink& sink_;
   const DriverOptions& opt_;
   QuantizeReport report_;
