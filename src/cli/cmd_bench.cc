@@ -1,0 +1,134 @@
+// `loaq bench run EXPERIMENT.yaml` runs an experiment's job grid (src/study/), each job its own
+// `loaq quantize` + `loaq eval` process, resumable; `loaq bench report FOLDER` makes results.csv,
+// results.json and the paper-shaped tables and figures.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "io/atomic_file.h"
+#include "study/experiment.h"
+#include "study/grid.h"
+#include "study/report.h"
+#include "study/results.h"
+#include "study/runner.h"
+#include "study/subprocess.h"
+
+namespace fs = std::filesystem;
+
+namespace loaq::cli {
+namespace {
+
+struct BenchArgs {
+  std::string experiment, out, only, folder, docs;
+  int jobs = 1, retry = 0, threads = 0;
+  bool dry_run = false, quiet = false, no_report = false;
+};
+
+void print_report(const study::ReportOutput& r, const std::string& folder) {
+  fmt::print("report: {} jobs ({} failed, {} not run) in {}\n", r.jobs, r.failed, r.missing,
+             folder);
+  for (const auto& f : r.files) fmt::print("  wrote {}\n", f);
+  for (const auto& m : r.messages) fmt::print(stderr, "loaq: warning: {}\n", m);
+}
+
+int run_bench(const BenchArgs& a) {
+  const study::Experiment e = study::load_experiment(a.experiment);
+  const study::JobGrid grid = study::expand_grid(e, default_assets_dir());
+  const std::string out = a.out.empty() ? e.out : a.out;
+  std::vector<study::Job> jobs;
+  for (const auto& j : grid.jobs)
+    if (study::job_matches(j, a.only)) jobs.push_back(j);
+  if (a.dry_run) {
+    fmt::print("{}: {} jobs{} in {}\n", e.name, jobs.size(),
+               a.only.empty() ? "" : fmt::format(" (of {}, --only {})", grid.jobs.size(), a.only),
+               out);
+    for (const auto& j : jobs) {
+      fmt::print("  {}  {:<10}  {}\n", j.hash, study::job_status(out, j), j.label);
+      std::string cmd = "loaq";
+      for (const auto& x : study::quantize_args(j)) cmd += " " + x;
+      fmt::print("      {}\n", cmd);
+    }
+    for (const auto& d : grid.dropped) fmt::print("  dropped  {}: {}\n", d.label, d.reason);
+    return 0;
+  }
+  for (const auto& d : grid.dropped) fmt::print("dropped {}: {}\n", d.label, d.reason);
+  const study::OutLock lock(out);
+  {  // The experiment as run, and its grid: what `bench report` reads.
+    std::ifstream in(a.experiment, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    write_file_atomic((fs::path(out) / "experiment.yaml").string(), ss.str());
+    std::vector<std::string> hashes, labels;
+    for (const auto& j : grid.jobs) {
+      hashes.push_back(j.hash);
+      labels.push_back(j.label);
+    }
+    study::write_grid_index(out, hashes, labels);
+  }
+  study::RunOptions o;
+  o.out = out;
+  o.loaq = study::self_executable();
+  o.jobs = a.jobs;
+  o.retry = a.retry;
+  o.threads = a.threads;
+  o.progress = !a.quiet;
+  const study::RunSummary s = study::run_jobs(e, jobs, o);
+  fmt::print("{}: {} ok, {} failed, {} skipped (finished earlier), {}\n", e.name, s.ok, s.failed,
+             s.skipped, format_duration(s.seconds));
+  if (!s.failures.empty()) {
+    fmt::print("failed jobs (logs in {}/jobs/HASH/):\n", out);
+    for (const auto& f : s.failures)
+      fmt::print("  {} [{}] {}: {} ({} attempt{})\n", f.label, f.hash, f.failed_step, f.error,
+                 f.attempts, f.attempts == 1 ? "" : "s");
+  }
+  if (!a.no_report) print_report(study::write_report(out), out);
+  if (!s.failures.empty())
+    fail("{}: {} of {} jobs failed (listed above)", e.name, s.failed, s.total);
+  return 0;
+}
+
+int report_bench(const BenchArgs& a) {
+  print_report(study::write_report(a.folder, a.docs), a.folder);
+  return 0;
+}
+
+}  // namespace
+
+Runner add_bench(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "Experiments: job grids, resumable runs, paper tables");
+  cmd->require_subcommand(1);
+  auto* run =
+      cmd->add_subcommand("run", "Run the jobs of an experiment file (skips finished ones)");
+  run->add_option("EXPERIMENT", a->experiment, "Experiment file (YAML)")->required();
+  run->add_option("--out", a->out, "Output folder (default: the experiment's 'out')");
+  run->add_option("--jobs", a->jobs, "Jobs at a time; the cores are split between them")
+      ->check(CLI::Range(1, 1024));
+  run->add_flag("--dry-run", a->dry_run,
+                "Print the jobs, their status and the dropped combinations");
+  run->add_option("--retry", a->retry, "Extra attempts for a failing job")
+      ->check(CLI::Range(0, 100));
+  run->add_option("--only", a->only,
+                  "Only the jobs whose settings match key=value[,key=value] (or a hash prefix)");
+  run->add_option("--threads", a->threads, "Cores to split between the jobs (default: all)")
+      ->check(CLI::Range(1, 4096));
+  run->add_flag("-q,--quiet", a->quiet, "No progress bar");
+  run->add_flag("--no-report", a->no_report, "Do not write the report at the end");
+  auto* rep = cmd->add_subcommand("report", "Tables, figures, results.csv of an experiment folder");
+  rep->add_option("FOLDER", a->folder, "The experiment's output folder")->required();
+  rep->add_option("--docs", a->docs,
+                  "Also write each Markdown table and figure here as EXPERIMENT-NAME.md/.png/.svg");
+  return [a, run, rep] {
+    if (run->parsed()) return run_bench(*a);
+    if (rep->parsed()) return report_bench(*a);
+    return 2;
+  };
+}
+
+}  // namespace loaq::cli
