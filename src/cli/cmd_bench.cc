@@ -3,6 +3,7 @@
 // results.json and the paper-shaped tables and figures.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -39,7 +40,7 @@ void print_report(const study::ReportOutput& r, const std::string& folder) {
 
 int run_bench(const BenchArgs& a) {
   const study::Experiment e = study::load_experiment(a.experiment);
-  const study::JobGrid grid = study::expand_grid(e, default_assets_dir());
+  const study::JobGrid grid = study::expand_grid(e, default_assets_dir(), a.dry_run);
   const std::string out = a.out.empty() ? e.out : a.out;
   std::vector<study::Job> jobs;
   for (const auto& j : grid.jobs)
@@ -48,6 +49,12 @@ int run_bench(const BenchArgs& a) {
     fmt::print("{}: {} jobs{} in {}\n", e.name, jobs.size(),
                a.only.empty() ? "" : fmt::format(" (of {}, --only {})", grid.jobs.size(), a.only),
                out);
+    std::vector<std::string> absent;
+    for (const auto& j : grid.jobs)
+      if (!fs::is_directory(j.model) &&
+          std::find(absent.begin(), absent.end(), j.model) == absent.end())
+        absent.push_back(j.model);
+    for (const auto& m : absent) fmt::print("  note: model folder {} does not exist here\n", m);
     for (const auto& j : jobs) {
       fmt::print("  {}  {:<10}  {}\n", j.hash, study::job_status(out, j), j.label);
       std::string cmd = "loaq";

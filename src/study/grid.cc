@@ -19,8 +19,8 @@ struct Model {
   std::string name, path, key;
 };
 
-Model resolve_model(const std::string& name, const std::string& exp_file,
-                    const std::string& assets) {
+Model resolve_model(const std::string& name, const std::string& exp_file, const std::string& assets,
+                    bool allow_missing) {
   if (name.find('/') == std::string::npos) {
     const fs::path p = fs::path(assets) / "models" / name;
     if (fs::is_directory(p)) return {name, p.lexically_normal().string(), "assets:" + name};
@@ -30,7 +30,7 @@ Model resolve_model(const std::string& name, const std::string& exp_file,
   std::error_code ec;
   const fs::path abs = fs::weakly_canonical(fs::absolute(p), ec);
   const std::string path = ec ? p.string() : abs.string();
-  if (!fs::is_directory(path))
+  if (!fs::is_directory(path) && !allow_missing)
     fail("{}: models: '{}' is neither a folder under {}/models nor a model folder ({})", exp_file,
          name, assets, path);
   return {name, path, path};
@@ -85,9 +85,10 @@ std::string Job::get(const std::string& key) const {
   return "";
 }
 
-JobGrid expand_grid(const Experiment& e, const std::string& assets) {
+JobGrid expand_grid(const Experiment& e, const std::string& assets, bool allow_missing_models) {
   std::vector<Model> models;
-  for (const auto& m : e.models) models.push_back(resolve_model(m, e.file, assets));
+  for (const auto& m : e.models)
+    models.push_back(resolve_model(m, e.file, assets, allow_missing_models));
   JobGrid g;
   std::map<std::string, size_t> by_canonical;
   const std::string eval_text = canonical_eval(e.eval);

@@ -38,8 +38,10 @@ struct JobGrid {
 };
 
 // `assets` is the shared assets folder: a model name without '/' is looked up under
-// assets/models first. Relative paths are relative to the experiment file's folder.
-JobGrid expand_grid(const Experiment& e, const std::string& assets);
+// assets/models first. Relative paths are relative to the experiment file's folder. A model folder
+// that does not exist is an error unless `allow_missing_models` (--dry-run: the paper's models).
+JobGrid expand_grid(const Experiment& e, const std::string& assets,
+                    bool allow_missing_models = false);
 
 // The `loaq quantize` arguments of a job (without the binary, --out, --json and --threads).
 std::vector<std::string> quantize_args(const Job& j);
