@@ -224,5 +224,39 @@ TEST_F(Bench, ReportTableMatchesTheJobsResults) {
   EXPECT_TRUE(nlohmann::json::parse(slurp(out / "results.json"))["jobs"].size() == 4);
 }
 
+TEST_F(Bench, TuneChoosesFromTheGridWithGptqAsACandidate) {
+  const fs::path out = dir_ / "tune";
+  const CliResult r = run_loaq(
+      {"bench",        "tune",   "--model",     "stories260K", "--wbits",           "2",
+       "--nsamples",   "8",      "--seqlen",    "64",          "--heldout-windows", "8",
+       "--alpha-step", "0.5",    "--beta-step", "1",           "--no-refine",       "--out",
+       out.string(),   "--jobs", "2",           "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(slurp(out / "tune.json"));
+  // GPTQ, α ∈ {0, 0.5, 1} at β = 0, then β = 1 at the best α.
+  ASSERT_EQ(j["candidates"].size(), 5u) << j.dump(1);
+  EXPECT_EQ(j["candidates"][0]["method"], "gptq");
+  double best = 1e300;
+  for (const auto& c : j["candidates"]) {
+    ASSERT_TRUE(c["ok"].get<bool>()) << c;
+    best = std::min(best, c["mean"].get<double>());
+    if (c["method"] == "loaq") {
+      const double a = c["alpha"].get<double>();
+      EXPECT_TRUE(a == 0 || a == 0.5 || a == 1) << c;
+    }
+  }
+  EXPECT_EQ(j["best"]["mean"].get<double>(), best);
+  EXPECT_EQ(j["cost"]["jobs_run"], 5);
+  EXPECT_TRUE(r.has("choice: ")) << r.output;
+  // Rerun: every candidate is reused from its job folder.
+  const CliResult again =
+      run_loaq({"bench",        "tune", "--model",     "stories260K", "--wbits",           "2",
+                "--nsamples",   "8",    "--seqlen",    "64",          "--heldout-windows", "8",
+                "--alpha-step", "0.5",  "--beta-step", "1",           "--no-refine",       "--out",
+                out.string(),   "-q"});
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(nlohmann::json::parse(slurp(out / "tune.json"))["cost"]["jobs_run"], 0);
+}
+
 }  // namespace
 }  // namespace loaq::test
