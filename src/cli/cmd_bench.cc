@@ -71,7 +71,11 @@ int run_bench(const BenchArgs& a) {
     for (const auto& d : grid.dropped) fmt::print("  dropped  {}: {}\n", d.label, d.reason);
     return 0;
   }
-  for (const auto& d : grid.dropped) fmt::print("dropped {}: {}\n", d.label, d.reason);
+  if (!grid.dropped.empty())
+    fmt::print(
+        "{}: {} combinations dropped (invalid, or equal to another job once resolved; "
+        "--dry-run lists them with the reason)\n",
+        e.name, grid.dropped.size());
   const study::OutLock lock(out);
   {  // The experiment as run, and its grid: what `bench report` reads.
     std::ifstream in(a.experiment, std::ios::binary);

@@ -107,6 +107,7 @@ JobGrid expand_grid(const Experiment& e, const std::string& assets, bool allow_m
         j.seed = seed;
         std::string label = set.at("method"), removed;
         if (models.size() > 1) label = model.name + " " + label;
+        std::string resolved_label = label;  // without the options that do not apply
         for (const auto& o : quantize_options()) {
           auto it = set.find(o.name);
           if (it == set.end()) continue;
@@ -118,6 +119,7 @@ JobGrid expand_grid(const Experiment& e, const std::string& assets, bool allow_m
             removed += (removed.empty() ? "" : "; ") + why;
             continue;
           }
+          if (varies && o.name != "method") resolved_label += " " + o.name + "=" + it->second;
           if (o.flag && it->second == "false") continue;  // a switch left off is the default
           j.options.emplace_back(o.name, it->second);
         }
@@ -125,12 +127,13 @@ JobGrid expand_grid(const Experiment& e, const std::string& assets, bool allow_m
         const std::string grid = set.count("grid") ? set.at("grid") : "";
         j.seeded = method != "none" && !(method == "rtn" && grid.rfind("neuqi", 0) != 0);
         if (e.seeds.size() > 1) label += fmt::format(" seed={}", seed);
+        if (e.seeds.size() > 1 && j.seeded) resolved_label += fmt::format(" seed={}", seed);
         if (!j.seeded && e.seeds.size() > 1) {
           removed += std::string(removed.empty() ? "" : "; ") +
                      fmt::format("the calibration seed does not matter to {}", method);
           j.seed = 0;
         }
-        j.label = label;
+        j.label = resolved_label;
         if (const std::string why = invalid(set); !why.empty()) {
           g.dropped.push_back({label, why});
           continue;
@@ -140,7 +143,7 @@ JobGrid expand_grid(const Experiment& e, const std::string& assets, bool allow_m
         for (const auto& [k, v] : j.options) j.canonical += k + "=" + v + "\n";
         j.canonical += eval_text;
         if (auto it = by_canonical.find(j.canonical); it != by_canonical.end()) {
-          g.dropped.push_back({label, fmt::format("same resolved settings as job {} ({})",
+          g.dropped.push_back({label, fmt::format("same resolved settings as job '{}' ({})",
                                                   g.jobs[it->second].label, removed)});
           continue;
         }
