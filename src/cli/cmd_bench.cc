@@ -42,7 +42,8 @@ void print_report(const study::ReportOutput& r, const std::string& folder) {
   fmt::print("report: {} jobs ({} failed, {} not run) in {}\n", r.jobs, r.failed, r.missing,
              folder);
   for (const auto& f : r.files) fmt::print("  wrote {}\n", f);
-  for (const auto& m : r.messages) fmt::print(stderr, "loaq: warning: {}\n", m);
+  for (const auto& m : r.messages) fmt::print(stderr, "loaq: note: {}\n", m);
+  for (const auto& m : r.errors) fmt::print(stderr, "loaq: error: {}\n", m);
 }
 
 int run_bench(const BenchArgs& a) {
@@ -105,14 +106,20 @@ int run_bench(const BenchArgs& a) {
       fmt::print("  {} [{}] {}: {} ({} attempt{})\n", f.label, f.hash, f.failed_step, f.error,
                  f.attempts, f.attempts == 1 ? "" : "s");
   }
-  if (!a.no_report) print_report(study::write_report(out), out);
+  const study::ReportOutput rep = a.no_report ? study::ReportOutput{} : study::write_report(out);
+  if (!a.no_report) print_report(rep, out);
   if (!s.failures.empty())
     fail("{}: {} of {} jobs failed (listed above)", e.name, s.failed, s.total);
+  if (!rep.errors.empty())
+    fail("{}: {} table(s) or figure(s) could not be made", e.name, rep.errors.size());
   return 0;
 }
 
 int report_bench(const BenchArgs& a) {
-  print_report(study::write_report(a.folder, a.docs), a.folder);
+  const study::ReportOutput r = study::write_report(a.folder, a.docs);
+  print_report(r, a.folder);
+  if (!r.errors.empty())
+    fail("{}: {} table(s) or figure(s) could not be made (above)", a.folder, r.errors.size());
   return 0;
 }
 

@@ -38,7 +38,7 @@ ReportOutput write_report(const std::string& folder, const std::string& docs_dir
     try {
       t = build_table(spec, rs);
     } catch (const Error& err) {
-      out.messages.push_back(err.what());
+      out.errors.push_back(err.what());
       continue;
     }
     const std::string md = table_markdown(t);
@@ -53,7 +53,7 @@ ReportOutput write_report(const std::string& folder, const std::string& docs_dir
     try {
       f = build_figure(spec, rs);
     } catch (const Error& err) {
-      out.messages.push_back(err.what());
+      out.errors.push_back(err.what());
       continue;
     }
     const FigureFiles ff = write_figure(f, (d / "figures").string());

@@ -10,7 +10,8 @@ namespace loaq::study {
 
 struct ReportOutput {
   std::vector<std::string> files;
-  std::vector<std::string> messages;  // what could not be made, and why
+  std::vector<std::string> messages;  // notes: a figure written without gnuplot
+  std::vector<std::string> errors;    // a table or figure the results cannot make, and why
   int jobs = 0, failed = 0, missing = 0;
 };
 
