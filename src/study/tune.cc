@@ -57,6 +57,9 @@ std::vector<TuneCandidate> run_points(const TuneOptions& o, const std::string& a
       one.quantize.push_back({"beta", {num(b)}});
     }
     per_point.push_back(expand_grid(one, assets).jobs);
+    for (auto& j : per_point.back())
+      j.label = method == "gptq" ? fmt::format("gptq seed={}", j.seed)
+                                 : fmt::format("loaq α={} β={} seed={}", num(a), num(b), j.seed);
     jobs.insert(jobs.end(), per_point.back().begin(), per_point.back().end());
   }
   const RunSummary s = run_jobs(e, jobs, o.run);
