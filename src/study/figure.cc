@@ -96,6 +96,35 @@ std::string figure_data_file(const FigureData& f) {
   return s;
 }
 
+std::string figure_markdown(const FigureData& f) {
+  std::vector<double> xs;
+  for (const auto& s : f.series) xs.insert(xs.end(), s.x.begin(), s.x.end());
+  std::sort(xs.begin(), xs.end());
+  xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
+  auto cell = [](const Stat& st) {
+    return st.n > 1 ? fmt::format("{:.2f} ± {:.2f}", st.mean, st.sd)
+                    : fmt::format("{:.2f}", st.mean);
+  };
+  std::string md = fmt::format("**{}**\n\n| {} |", f.title, f.xlabel);
+  for (const auto& s : f.series) md += fmt::format(" {} {} |", s.name, f.ylabel);
+  if (f.has_reference) md += fmt::format(" {} (reference) |", f.reference_name);
+  md += "\n|---|";
+  for (size_t i = 0; i < f.series.size() + (f.has_reference ? 1 : 0); ++i) md += "---|";
+  md += "\n";
+  for (const double x : xs) {
+    md += fmt::format("| {:g} |", x);
+    for (const auto& s : f.series) {
+      const auto it = std::find(s.x.begin(), s.x.end(), x);
+      md += it == s.x.end() ? std::string(" – |")
+                            : fmt::format(" {} |", cell(s.y[size_t(it - s.x.begin())]));
+    }
+    if (f.has_reference) md += fmt::format(" {} |", cell(f.reference));
+    md += "\n";
+  }
+  md += "\nMean ± sample sd over the calibration seeds.\n";
+  return md;
+}
+
 std::string figure_script(const FigureData& f, const std::string& data, const std::string& svg,
                           const std::string& png) {
   std::string plot;

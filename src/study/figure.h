@@ -31,6 +31,8 @@ FigureData build_figure(const FigureSpec& spec, const ResultSet& rs);
 // The data file: one block per series ("# series NAME", then "x mean sd n" lines), blocks
 // separated by two blank lines; the reference as a "# reference NAME mean sd n" line.
 std::string figure_data_file(const FigureData& f);
+// The figure's numbers as a Markdown table: x, then mean ± sd of each series (and the reference).
+std::string figure_markdown(const FigureData& f);
 // The gnuplot script that draws `data_file` into `svg` and `png`.
 std::string figure_script(const FigureData& f, const std::string& data_file, const std::string& svg,
                           const std::string& png);

@@ -55,6 +55,8 @@ TEST(Figure, DataFileHoldsTheSeriesAndTheReference) {
             std::string::npos)
       << dat;
 
+  const std::string md = figure_markdown(f);
+  EXPECT_NE(md.find("| 0.5 | 19.00 ± 1.41 | 21.00 ± 1.41 |"), std::string::npos) << md;
   const auto dir = std::filesystem::temp_directory_path() / "loaq_figure_test";
   std::filesystem::remove_all(dir);
   const FigureFiles ff = write_figure(f, dir.string());

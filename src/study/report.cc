@@ -58,6 +58,9 @@ ReportOutput write_report(const std::string& folder, const std::string& docs_dir
     }
     const FigureFiles ff = write_figure(f, (d / "figures").string());
     out.files.insert(out.files.end(), {ff.data, ff.script});
+    const std::string md = figure_markdown(f);
+    put(d / "figures" / (spec.name + ".md"), md);
+    if (!docs_dir.empty()) put(fs::path(docs_dir) / (e.name + "-" + spec.name + ".md"), md);
     if (!ff.drawn) {
       out.messages.push_back("figure " + spec.name + ": " + ff.message);
       continue;
