@@ -120,7 +120,7 @@ std::string display_value(const std::string& key, const std::string& v) {
   if (key == "grid") return v == "minmax" ? "Min-max" : v == "neuqi" ? "NeUQI" : v;
   if (key == "model") return v;
   if (key == "abits") return v == "16" ? "W-only" : "A" + v;
-  if (v.empty()) return key + " (default)";
+  if (v.empty()) return key + " n/a";  // the key does not apply to the row (GPTQ and alpha)
   return key + "=" + v;
 }
 
