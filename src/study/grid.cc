@@ -43,6 +43,7 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 // Why option `name` does not apply to the job with `set` (the settings given), or "".
 std::string not_applicable(const QuantizeOption& o, const std::map<std::string, std::string>& set) {
   const std::string m = set.count("method") ? set.at("method") : "";
+  if (o.name == "method") return "";
   if (o.methods.empty() ? m == "none" : !contains(o.methods, m))
     return fmt::format("{} does not apply to method {}", o.name, m);
   auto val = [&](const char* k) { return set.count(k) ? set.at(k) : std::string(); };

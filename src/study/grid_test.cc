@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "test_assets.h"
@@ -32,6 +33,9 @@ quantize: {method: [none, gptq, loaq], wbits: [2, 3], alpha: [0.2, 0.6]}
     }
     if (j.method() == "none") {
       EXPECT_FALSE(j.seeded);
+      EXPECT_EQ(j.get("wbits"), "");
+      const auto a = quantize_args(j);
+      EXPECT_NE(std::find(a.begin(), a.end(), "none"), a.end()) << "--method none is passed";
     }
     EXPECT_EQ(j.hash.size(), 16u);
   }
