@@ -162,7 +162,18 @@ Table build_table(const TableSpec& spec, const ResultSet& rs) {
     std::vector<const ResultRow*> in_sec;
     for (const auto* r : rows)
       if (val(spec.sections)(*r) == sec) in_sec.push_back(r);
-    for (const auto& rv : distinct(in_sec, val(spec.rows))) {
+    std::vector<std::string> row_values = distinct(in_sec, val(spec.rows));
+    if (spec.rows == "ablation") {  // the paper's order: LoaQ, −SOA, −NOA, −both
+      static const std::vector<std::string> order = {"loaq", "loaq-soa", "loaq-noa", "loaq-both"};
+      auto rank = [](const std::string& v) {
+        const auto it = std::find(order.begin(), order.end(), v);
+        return it == order.end() ? -1 : int(it - order.begin());
+      };
+      std::stable_sort(
+          row_values.begin(), row_values.end(),
+          [&](const std::string& x, const std::string& y) { return rank(x) < rank(y); });
+    }
+    for (const auto& rv : row_values) {
       b.rows.push_back(display_value(spec.rows, rv));
       std::vector<TableCell> line;
       for (const auto& g : groups) {
