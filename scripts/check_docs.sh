@@ -19,10 +19,12 @@ experiments=("${CHEAP[@]}")
 if [ $mode = full ]; then
   for f in docs/bench/*.md; do
     n=$(basename "$f" .md)
+    best=""  # the longest experiment name that prefixes the file's (figure2-beta-small-...)
     for e in examples/paper/*.yaml; do
       e=$(basename "$e" .yaml)
-      case "$n" in "$e"-*) [[ " ${experiments[*]} " == *" $e "* ]] || experiments+=("$e") ;; esac
+      case "$n" in "$e"-*) [ ${#e} -gt ${#best} ] && best=$e ;; esac
     done
+    [ -n "$best" ] && { [[ " ${experiments[*]} " == *" $best "* ]] || experiments+=("$best"); }
   done
 fi
 ASSETS=${LOAQ_ASSETS:-$(cd .. && pwd)/shared}
@@ -30,6 +32,7 @@ if [ ! -d "$ASSETS/models/stories260K" ]; then
   echo "check_docs: skipped rerunning the experiments: $ASSETS/models/stories260K not found (set LOAQ_ASSETS)"
   exit 0
 fi
+echo "check_docs: rerunning ${experiments[*]}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0
