@@ -9,6 +9,7 @@ PKGS=(
   libsentencepiece-dev libpcre2-dev libicu-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin
+  libyaml-cpp-dev gnuplot-nox
   clang libclang-rt-14-dev libomp-14-dev
 )
 missing=()

@@ -16,6 +16,7 @@ cmake --preset release
 cmake --build --preset release -j "$jobs"
 export OMP_WAIT_POLICY=passive
 ctest --preset release -j "$jobs"
+bash scripts/check_docs.sh  # the README's generated tables still match their experiments
 cmake --preset asan
 cmake --build --preset asan -j "$jobs"
 OMP_NUM_THREADS=1 ctest --preset asan -j "$jobs" -E 'GoldenPpl|GoldenZeroshot\.(Stories260K|LlamaMini7m)'

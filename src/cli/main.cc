@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
       {"sweep", loaq::cli::add_sweep(app)},       {"layer", loaq::cli::add_layer(app)},
       {"tokenize", loaq::cli::add_tokenize(app)}, {"export", loaq::cli::add_export(app)},
       {"inspect", loaq::cli::add_inspect(app)},
+      {"bench", loaq::cli::add_bench(app)},
   };
   try {
     const loaq::dist::Session session(&argc, &argv);

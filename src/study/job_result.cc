@@ -1,0 +1,107 @@
+#include "study/job_result.h"
+
+#include <filesystem>
+
+#include "io/atomic_file.h"
+#include "io/json_file.h"
+#include "study/experiment.h"
+
+namespace fs = std::filesystem;
+
+namespace loaq::study {
+
+JobPaths job_paths(const std::string& out, const std::string& hash) {
+  const fs::path d = fs::path(out) / "jobs" / hash;
+  auto f = [&](const char* n) { return (d / n).string(); };
+  return {d.string(),       f("settings.json"), f("quantize.log"), f("eval.log"),
+          f("report.json"), f("eval.json"),     f("result.json"),  f("model")};
+}
+
+std::optional<JobResult> read_result(const std::string& path) {
+  if (!fs::exists(path)) return std::nullopt;
+  const nlohmann::json j = read_json_file(path);
+  if (!j.is_object()) fail("{}: expected a JSON object", path);
+  JobResult r;
+  r.hash = json_get<std::string>(j, "hash", path);
+  r.label = json_get_or<std::string>(j, "label", path, "");
+  r.status = json_get<std::string>(j, "status", path);
+  if (r.status != "ok" && r.status != "failed")
+    fail("{}: field 'status' must be \"ok\" or \"failed\" (found \"{}\")", path, r.status);
+  r.attempts = json_get_or<int>(j, "attempts", path, 1);
+  r.failed_step = json_get_or<std::string>(j, "failed_step", path, "");
+  r.error = json_get_or<std::string>(j, "error", path, "");
+  if (auto t = j.find("timings"); t != j.end() && t->is_object()) {
+    r.quantize_seconds = json_get_or<double>(*t, "quantize_seconds", path, 0.0);
+    r.eval_seconds = json_get_or<double>(*t, "eval_seconds", path, 0.0);
+    r.quant_seconds = json_get_or<double>(*t, "quant_seconds", path, 0.0);
+  }
+  r.peak_rss_bytes = json_get_or<double>(j, "peak_rss_bytes", path, 0.0);
+  if (auto s = j.find("settings"); s != j.end()) {
+    if (!s->is_object()) fail("{}: field 'settings' must be an object", path);
+    for (const auto& [k, v] : s->items())
+      r.settings.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  if (auto m = j.find("metrics"); m != j.end()) {
+    if (!m->is_object()) fail("{}: field 'metrics' must be an object", path);
+    for (const auto& [k, v] : m->items()) r.metrics[k] = json_value_as<double>(v, k.c_str(), path);
+  }
+  return r;
+}
+
+void write_result(const std::string& path, const JobResult& r) {
+  nlohmann::ordered_json j;
+  j["hash"] = r.hash;
+  j["label"] = r.label;
+  j["status"] = r.status;
+  j["attempts"] = r.attempts;
+  if (!r.ok()) {
+    j["failed_step"] = r.failed_step;
+    j["error"] = r.error;
+  }
+  nlohmann::ordered_json s = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : r.settings) s[k] = v;
+  j["settings"] = s;
+  j["timings"] = {{"quantize_seconds", r.quantize_seconds},
+                  {"eval_seconds", r.eval_seconds},
+                  {"quant_seconds", r.quant_seconds}};
+  j["peak_rss_bytes"] = r.peak_rss_bytes;
+  nlohmann::ordered_json m = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : r.metrics) m[k] = v;
+  j["metrics"] = m;
+  write_file_atomic(path, j.dump(2) + "\n");
+}
+
+std::map<std::string, double> collect_metrics(const std::string& report_path,
+                                              const std::string& eval_path) {
+  std::map<std::string, double> m;
+  auto add_ppl = [&](const nlohmann::json& j, const std::string& path) {
+    if (auto p = j.find("ppl"); p != j.end() && p->is_object())
+      for (const auto& [k, v] : p->items())
+        m[dataset_metric(k)] = json_value_as<double>(v, k.c_str(), path);
+  };
+  if (fs::exists(report_path)) {
+    const nlohmann::json r = read_json_file(report_path);
+    add_ppl(r, report_path);
+    if (auto t = r.find("timings"); t != r.end() && t->is_object() && t->contains("total")) {
+      // "total" is the quantization itself: reading, calibration, solves, writing (not "eval").
+      const double total = json_get<double>(*t, "total", report_path);
+      m["quant_seconds"] = total;
+      m["quant_minutes"] = total / 60.0;
+    }
+    if (auto mem = r.find("memory"); mem != r.end() && mem->contains("peak_rss"))
+      m["peak_rss_gib"] = json_get<double>(*mem, "peak_rss", report_path) / double(1ull << 30);
+  }
+  if (fs::exists(eval_path)) {
+    const nlohmann::json e = read_json_file(eval_path);
+    add_ppl(e, eval_path);
+    if (auto t = e.find("tasks"); t != e.end() && t->is_object())
+      for (const auto& [task, v] : t->items()) {
+        const bool norm = task == "arc_challenge" || task == "hellaswag";
+        m[task] = 100.0 * json_get<double>(v, norm ? "acc_norm" : "acc", eval_path);
+      }
+    if (e.contains("acc_avg")) m["acc"] = 100.0 * json_get<double>(e, "acc_avg", eval_path);
+  }
+  return m;
+}
+
+}  // namespace loaq::study
