@@ -1,9 +1,9 @@
 #include "export/gguf_names.h"
 
 #include <cmath>
-#include <regex>
 
 #include "core/error.h"
+#include "quant/gguf_mixture.h"
 
 namespace loaq {
 
@@ -29,22 +29,26 @@ constexpr std::pair<const char*, const char*> kGlobalNames[] = {
 std::string gguf_tensor_name(const std::string& hf) {
   for (const auto& [h, g] : kGlobalNames)
     if (hf == h) return g;
-  static const std::regex re(R"(model\.layers\.(\d+)\.(.+)\.(weight|bias))");
-  std::smatch m;
-  if (!std::regex_match(hf, m, re)) return "";
+  int64_t layer = 0;
+  std::string middle, suffix;
+  if (!split_layer_tensor_name(hf, "model.layers.", layer, middle, suffix) ||
+      (suffix != "weight" && suffix != "bias"))
+    return "";
   for (const auto& [h, g] : kLayerNames)
-    if (m[2] == h) return "blk." + m[1].str() + "." + g + "." + m[3].str();
+    if (middle == h) return "blk." + std::to_string(layer) + "." + g + "." + suffix;
   return "";
 }
 
 std::string hf_tensor_name(const std::string& gg) {
   for (const auto& [h, g] : kGlobalNames)
     if (gg == g) return h;
-  static const std::regex re(R"(blk\.(\d+)\.(.+)\.(weight|bias))");
-  std::smatch m;
-  if (!std::regex_match(gg, m, re)) return "";
+  int64_t layer = 0;
+  std::string middle, suffix;
+  if (!split_layer_tensor_name(gg, "blk.", layer, middle, suffix) ||
+      (suffix != "weight" && suffix != "bias"))
+    return "";
   for (const auto& [h, g] : kLayerNames)
-    if (m[2] == g) return "model.layers." + m[1].str() + "." + h + "." + m[3].str();
+    if (middle == g) return "model.layers." + std::to_string(layer) + "." + h + "." + suffix;
   return "";
 }
 

@@ -1,7 +1,5 @@
 #include "quant/gguf_mixture.h"
 
-#include <regex>
-
 #include "quant/gguf_block.h"
 
 namespace loaq {
@@ -87,12 +85,11 @@ bool gguf_role_of(const std::string& name, GgufRole& role, int64_t& layer) {
   layer = 0;
   if (name == "token_embd.weight") return role = GgufRole::kTokenEmbd, true;
   if (name == "output.weight") return role = GgufRole::kOutput, true;
-  static const std::regex re(
-      R"(blk\.(\d+)\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight)");
-  std::smatch m;
-  if (!std::regex_match(name, m, re)) return false;
-  layer = std::stoll(m[1].str());
-  const std::string r = m[2].str();
+  std::string r, suffix;
+  if (!split_layer_tensor_name(name, "blk.", layer, r, suffix) || suffix != "weight") return false;
+  if (r != "attn_q" && r != "attn_k" && r != "attn_v" && r != "attn_output" && r != "ffn_gate" &&
+      r != "ffn_up" && r != "ffn_down")
+    return false;
   role = r == "attn_q"        ? GgufRole::kAttnQ
          : r == "attn_k"      ? GgufRole::kAttnK
          : r == "attn_v"      ? GgufRole::kAttnV
@@ -100,6 +97,21 @@ bool gguf_role_of(const std::string& name, GgufRole& role, int64_t& layer) {
          : r == "ffn_gate"    ? GgufRole::kFfnGate
          : r == "ffn_up"      ? GgufRole::kFfnUp
                               : GgufRole::kFfnDown;
+  return true;
+}
+
+bool split_layer_tensor_name(const std::string& name, const std::string& prefix, int64_t& layer,
+                             std::string& middle, std::string& suffix) {
+  if (name.compare(0, prefix.size(), prefix) != 0) return false;
+  size_t i = prefix.size();
+  const size_t d0 = i;
+  while (i < name.size() && name[i] >= '0' && name[i] <= '9') ++i;
+  if (i == d0 || i - d0 > 9 || i >= name.size() || name[i] != '.') return false;
+  const size_t last = name.rfind('.');
+  if (last <= i + 1 || last + 1 >= name.size()) return false;  // a non-empty middle and suffix
+  layer = std::stoll(name.substr(d0, i - d0));
+  middle = name.substr(i + 1, last - i - 1);
+  suffix = name.substr(last + 1);
   return true;
 }
 

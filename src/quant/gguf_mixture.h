@@ -53,4 +53,9 @@ GgmlType gguf_tensor_type(const GgufFileType& ft, const GgufTensorPlace& p, bool
 // a weight matrix llama-quantize quantizes.
 bool gguf_role_of(const std::string& gguf_name, GgufRole& role, int64_t& layer);
 
+// A per-layer tensor name `prefix` + decimal layer + "." + middle + "." + suffix, where suffix
+// has no dot ("blk.3.attn_q.weight" with prefix "blk.": 3, "attn_q", "weight"). False otherwise.
+bool split_layer_tensor_name(const std::string& name, const std::string& prefix, int64_t& layer,
+                             std::string& middle, std::string& suffix);
+
 }  // namespace loaq
