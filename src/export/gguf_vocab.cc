@@ -201,7 +201,8 @@ Kv gguf_tokenizer_metadata(const std::string& dir, const ModelConfig& c) {
   } else {
     fail("{}: no tokenizer.json or tokenizer.model to write into the GGUF", dir);
   }
-  const auto& tokens = kv[2].second.strings;
+  // A copy: kv grows below, which would leave a reference into it dangling.
+  const std::vector<std::string> tokens = kv[2].second.strings;
   auto bos = special_id(tok_config, "bos_token", tokens);
   auto eos = special_id(tok_config, "eos_token", tokens);
   if (!bos && c.bos_token_id) bos = *c.bos_token_id;
