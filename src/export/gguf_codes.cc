@@ -5,29 +5,17 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "quant/gguf_block.h"
+#include "quant/gguf_grid.h"
 
 namespace loaq {
 
 namespace {
 
-constexpr float kTiny = 1e-30f;  // quant/gguf_grid.cc's stand-in for a zero scale
+constexpr float kTiny = kGgufTinyScale;
 
-// The integer zero of the symmetric types (their stored codes carry the offset).
+// The integer zero of each type's codes as QuantDir gives them (signed codes shifted by 2^(b−1)).
 float int_zero(GgmlType t) {
-  switch (t) {
-    case GgmlType::Q4_0:
-      return 8;
-    case GgmlType::Q5_0:
-      return 16;
-    case GgmlType::Q3_K:
-      return 4;
-    case GgmlType::Q6_K:
-      return 32;
-    case GgmlType::Q8_0:
-      return 128;  // QuantDir shifts signed codes by 2^(b−1)
-    default:
-      return 0;
-  }
+  return t == GgmlType::Q8_0 ? 128.0f : gguf_int_zero(t);
 }
 
 bool exact_f16(float v) {

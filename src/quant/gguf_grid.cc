@@ -23,22 +23,6 @@ int bits_of(const GgufBlockFormat& f) {
   return b;
 }
 
-// The integer zero of the symmetric types (their stored codes are offset by it).
-float int_zero(GgmlType t) {
-  switch (t) {
-    case GgmlType::Q4_0:
-      return 8;
-    case GgmlType::Q5_0:
-      return 16;
-    case GgmlType::Q3_K:
-      return 4;
-    case GgmlType::Q6_K:
-      return 32;
-    default:
-      return 0;
-  }
-}
-
 // The block of row `row` that starts at column b0, fitted by the reference quantizer.
 GgufBlock fit_block(const GgufBlockFormat& f, const Tensor& w, int64_t row, int64_t b0) {
   GgufBlock b;
@@ -57,8 +41,8 @@ void group_grid(const GgufBlockFormat& f, const GgufBlock& b, int j, float& s, f
     s = d * float(b.sc[j]);
     if (f.has_min) m = dmin * float(b.mn[j]);
   }
-  if (s == 0.0f) s = 1e-30f;
-  z = f.has_min ? m / s : int_zero(f.type);
+  if (s == 0.0f) s = kGgufTinyScale;
+  z = f.has_min ? m / s : gguf_int_zero(f.type);
 }
 
 }  // namespace
@@ -151,6 +135,21 @@ GridConfig gguf_grid_for_linear(const std::string& file_type, const std::string&
     fail("--grid gguf:{}: {} gets {} (its rows of {} are not whole blocks), which is no block grid",
          file_type, linear, ggml_type_info(t).name, p.ncols);
   return gguf_grid(t);
+}
+
+float gguf_int_zero(GgmlType t) {
+  switch (t) {
+    case GgmlType::Q4_0:
+      return 8;
+    case GgmlType::Q5_0:
+      return 16;
+    case GgmlType::Q3_K:
+      return 4;
+    case GgmlType::Q6_K:
+      return 32;
+    default:
+      return 0;
+  }
 }
 
 }  // namespace loaq

@@ -26,6 +26,12 @@ namespace loaq {
 // without a codec.
 GridConfig gguf_grid(GgmlType t);
 
+// The stand-in a fitted group stores for a zero scale (so that scale · (code − zero) stays 0).
+inline constexpr float kGgufTinyScale = 1e-30f;
+// The integer zero of the symmetric types, whose stored codes are offset by it (Q4_0: 8, Q5_0:
+// 16, Q3_K: 4, Q6_K: 32); 0 for the others.
+float gguf_int_zero(GgmlType t);
+
 // Fits the groups of columns [c0, c1) (one scale group, inside one block) of every row of w
 // [rows, cols] for the GGUF grid `g` from the whole block that holds them; scale/zero [rows].
 void fit_gguf_group(const GridConfig& g, const Tensor& w, int64_t c0, int64_t c1, float* scale,
