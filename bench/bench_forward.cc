@@ -112,7 +112,7 @@ loaq::ModelConfig layer_config(int64_t n_kv_heads) {
 
 // Linear weights [out, in], uniform in ±√(3/in) (variance 1/in), so activations keep their scale.
 loaq::Linear random_linear(int64_t out, int64_t in, uint32_t seed) {
-  return {random_tensor({out, in}, std::sqrt(3.0f / float(in)), seed), Tensor()};
+  return {random_tensor({out, in}, std::sqrt(3.0f / float(in)), seed), Tensor(), nullptr};
 }
 
 // One layer's weights per KV-head count, built once (seeded) and shared by the benchmark runs.

@@ -1,10 +1,9 @@
 #include "cli/quant_options.h"
 
-#include "core/memory.h"
-
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "quant/gguf_grid.h"
 #include "quant/gguf_mixture.h"
 
@@ -55,11 +54,14 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
   cmd->add_option("--seqlen", a.seqlen, "Calibration window length (default min(2048, context))")
       ->check(CLI::Range(int64_t(2), int64_t(1) << 30));
   cmd->add_option("--seed", a.seed, "Calibration seed")->capture_default_str();
-  cmd->add_option("--rotate", a.rotate,
-                  "Rotate the model before quantizing (QuaRot): none or hadamard (norms folded, residual "
-                  "stream by a randomized Hadamard, online Hadamard on down_proj's input and across heads on o_proj's)")
+  cmd->add_option(
+         "--rotate", a.rotate,
+         "Rotate the model before quantizing (QuaRot): none or hadamard (norms folded, residual "
+         "stream by a randomized Hadamard, online Hadamard on down_proj's input and across heads "
+         "on o_proj's)")
       ->capture_default_str();
-  cmd->add_option("--rotate-seed", a.rotate_seed, "Seed of the rotation's random signs")->capture_default_str();
+  cmd->add_option("--rotate-seed", a.rotate_seed, "Seed of the rotation's random signs")
+      ->capture_default_str();
   cmd->add_option("--stream-dtype", a.stream_dtype,
                   "Storage of the two calibration streams: f32 (exact) or bf16 (half the memory)")
       ->capture_default_str();
@@ -69,6 +71,44 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
                   "Keep the W_out inputs of all chunks when they fit in this much memory (0: "
                   "recompute them; results are identical)")
       ->capture_default_str();
+  const char* g = "Low-rank branch (LoRaQ; README \"Low-rank branch\")";
+  cmd->add_option("--lowrank", a.lowrank,
+                  "Low-rank branch fitted to each linear's quantization error: none, svd (LoRC), "
+                  "lqer, qera (≡ EoRA) or loaq (LoRaQ: Adam through the branch quantizers)")
+      ->capture_default_str()
+      ->group(g);
+  cmd->add_option("--rank", a.rank, "Rank r of the branch (clamped to min(out, in))")
+      ->capture_default_str()
+      ->group(g);
+  cmd->add_option("--lowrank-bits", a.lowrank_bits,
+                  "Branch precision W,A: weight bits of L1/L2 (2–8, or 16) and activation bits of "
+                  "its input and of L1·x (2–16), e.g. 8,8, 6,6, 4,8; 16,16: full precision")
+      ->capture_default_str()
+      ->group(g);
+  cmd->add_flag("--lowrank-first", a.lowrank_first,
+                "SVDQuant's order: fit the branch on W, then quantize W − L2·L1")
+      ->group(g);
+  cmd->add_flag("--lowrank-weighted", a.lowrank_weighted,
+                "--lowrank loaq on the activation-weighted loss tr((E − B) H (E − B)ᵀ), from qera")
+      ->group(g);
+  cmd->add_option("--lowrank-steps", a.lowrank_steps, "loaq: Adam steps")
+      ->capture_default_str()
+      ->group(g);
+  cmd->add_option("--lowrank-lr", a.lowrank_lr, "loaq: learning rate (× each factor's RMS)")
+      ->capture_default_str()
+      ->group(g);
+  cmd->add_option("--lowrank-patience", a.lowrank_patience,
+                  "loaq: stop after this many steps without a lower loss (0: never)")
+      ->capture_default_str()
+      ->group(g);
+  cmd->add_option("--lowrank-svd", a.lowrank_svd,
+                  "SVD: auto, full (LAPACK gesdd) or randomized (r + 10 columns, 2 power "
+                  "iterations)")
+      ->capture_default_str()
+      ->group(g);
+  cmd->add_option("--lowrank-seed", a.lowrank_seed, "Seed of the randomized SVD")
+      ->capture_default_str()
+      ->group(g);
 }
 
 QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method, int wbits,
@@ -129,6 +169,21 @@ QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method,
   if (a.chunk_samples < 1) fail("--chunk-samples must be positive (got {})", a.chunk_samples);
   q.chunk_samples = a.chunk_samples;
   q.cache_bytes = int64_t(parse_memory_size(a.cache_bytes, "--cache-bytes"));
+  q.lowrank.rule = parse_lowrank_rule(a.lowrank);
+  q.lowrank.rank = a.rank;
+  q.lowrank.first = a.lowrank_first;
+  parse_lowrank_bits(a.lowrank_bits, q.lowrank);
+  q.lowrank.weighted = a.lowrank_weighted;
+  q.lowrank.steps = a.lowrank_steps;
+  q.lowrank.lr = a.lowrank_lr;
+  q.lowrank.patience = a.lowrank_patience;
+  q.lowrank.svd.method = parse_svd_method(a.lowrank_svd);
+  q.lowrank.svd.seed = a.lowrank_seed;
+  if (a.rank < 1) fail("--rank must be ≥ 1 (got {})", a.rank);
+  if (q.lowrank.enabled()) {
+    validate(q.lowrank);
+    if (q.method == Method::kNone) fail("--lowrank {} needs a --method that quantizes", a.lowrank);
+  }
   if (q.method == Method::kQronos && a.static_groups)
     fail("--static-groups: Qronos always fits its grid once on the original weight");
   return q;
@@ -148,10 +203,14 @@ CalibConfig to_calib_config(const QuantArgs& a, int64_t model_context) {
 }
 
 nlohmann::ordered_json rotation_json(const RotationReport& r) {
-  return {{"mode", r.mode},           {"seed", r.seed},
-          {"residual", r.residual},   {"online_down", r.online_down},
-          {"online_o", r.online_o},   {"head", r.head},
-          {"untied_head", r.untied_head}, {"fallback_sizes", r.fallbacks}};
+  return {{"mode", r.mode},
+          {"seed", r.seed},
+          {"residual", r.residual},
+          {"online_down", r.online_down},
+          {"online_o", r.online_o},
+          {"head", r.head},
+          {"untied_head", r.untied_head},
+          {"fallback_sizes", r.fallbacks}};
 }
 
 nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibSet& calib) {
@@ -183,11 +242,30 @@ nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibS
   if (q.method == Method::kQronos) j["qronos_alpha"] = q.qronos_alpha;
   j["activations"] = {{"bits", q.act.bits}, {"clip", q.act.clip}};
   if (q.method == Method::kLoaq)
-    j["loaq"] = {{"alpha", q.loaq.alpha}, {"beta", q.loaq.beta}, {"noa", q.loaq.noa}, {"soa", q.loaq.soa}};
+    j["loaq"] = {
+        {"alpha", q.loaq.alpha}, {"beta", q.loaq.beta}, {"noa", q.loaq.noa}, {"soa", q.loaq.soa}};
+  if (q.lowrank.enabled()) {
+    const LowRankConfig& l = q.lowrank;
+    j["lowrank"] = {{"rule", lowrank_rule_info(l.rule).name},
+                    {"rank", l.rank},
+                    {"first", l.first},
+                    {"wbits", l.wbits},
+                    {"abits", l.abits},
+                    {"weighted", l.weighted},
+                    {"steps", l.steps},
+                    {"lr", l.lr},
+                    {"patience", l.patience},
+                    {"svd", svd_method_name(l.svd.method)},
+                    {"oversample", l.svd.oversample},
+                    {"power_iters", l.svd.power_iters},
+                    {"seed", l.svd.seed},
+                    {"describe", l.describe()}};
+  }
   if (q.rotate) j["rotate"] = {{"mode", "hadamard"}, {"seed", q.rotate_seed}};
   j["streams"] = {{"dtype", q.stream_dtype == DType::BF16 ? "bf16" : "f32"},
                   {"chunk_samples", q.chunk_samples}};
-  j["calibration"] = {{"nsamples", calib.nsamples}, {"seqlen", calib.seqlen}, {"source", calib.description}};
+  j["calibration"] = {
+      {"nsamples", calib.nsamples}, {"seqlen", calib.seqlen}, {"source", calib.description}};
   return j;
 }
 

@@ -31,6 +31,15 @@ struct QuantArgs {
   std::string stream_dtype = "f32";  // f32 | bf16
   int64_t chunk_samples = 8;
   std::string cache_bytes = "4GiB";
+  // The low-rank branch (quant/lowrank.h LowRankConfig)
+  std::string lowrank = "none";  // none | svd | lqer | qera | loaq
+  int64_t rank = LowRankConfig{}.rank;
+  bool lowrank_first = false, lowrank_weighted = false;
+  std::string lowrank_bits = "16,16";
+  int lowrank_steps = LowRankConfig{}.steps, lowrank_patience = LowRankConfig{}.patience;
+  double lowrank_lr = LowRankConfig{}.lr;
+  std::string lowrank_svd = "auto";
+  uint64_t lowrank_seed = 0;
 };
 
 // Registers the options on `cmd`. `with_method`: add --method / --wbits (sweep has lists instead).
@@ -41,7 +50,8 @@ QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method,
                                   bool progress);
 CalibConfig to_calib_config(const QuantArgs& a, int64_t model_context);
 
-// The rotation a run applied (mode, seed, the transforms, untied head, fallback sizes), for reports.
+// The rotation a run applied (mode, seed, the transforms, untied head, fallback sizes), for
+// reports.
 nlohmann::ordered_json rotation_json(const RotationReport& r);
 // The settings as JSON, for reports.
 nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibSet& calib);

@@ -123,6 +123,9 @@ void broadcast(std::span<int32_t> b, int owner) {
 void broadcast(std::span<int64_t> b, int owner) {
   bcast_bytes(b.data(), b.size_bytes(), owner);
 }
+void broadcast(std::span<int8_t> b, int owner) {
+  bcast_bytes(b.data(), b.size_bytes(), owner);
+}
 
 void allgather(std::span<double> data, std::span<const Range> ranges, int64_t per_item) {
   if (int(ranges.size()) != size())

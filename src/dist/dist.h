@@ -119,6 +119,7 @@ void broadcast(std::span<double> buf, int owner);
 void broadcast(std::span<float> buf, int owner);
 void broadcast(std::span<int32_t> buf, int owner);
 void broadcast(std::span<int64_t> buf, int owner);
+void broadcast(std::span<int8_t> buf, int owner);
 
 // In-place gather in order: rank r has filled data[ranges[r]] (ranges contiguous, ascending, as
 // split_all()/items_all() give them, scaled by `per_item` values per item); afterwards every rank

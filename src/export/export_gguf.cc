@@ -126,6 +126,11 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
         "{}: online rotations and activation quantization cannot be expressed in GGUF (llama.cpp "
         "would run a different model)",
         model_dir);
+  if (c.loaq.lowrank)
+    fail(
+        "{}: the model's linears carry low-rank branches, which a GGUF file cannot hold; export "
+        "`--format hf --merge-lowrank` first and convert that",
+        model_dir);
 
   auto kv = gguf_arch_metadata(c);
   kv.push_back({"general.name", GgufValue::str(fs::path(model_dir).filename().string())});

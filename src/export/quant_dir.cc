@@ -150,6 +150,16 @@ QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
         dir_);
   config_json_ = read_ordered_json_file(config.string());
   config_ = parse_model_config(parse_json(config_json_.dump(), config.string()), config.string());
+  // The exports hold the main layers (a PEFT adapter or --merge-lowrank carries the branches), so
+  // their config.json does not ask for branches.
+  if (config_.loaq.lowrank && config_json_.contains("loaq")) {
+    config_.loaq.lowrank = false;
+    const nlohmann::json rest = loaq_section_json(config_);
+    if (rest.is_null())
+      config_json_.erase("loaq");
+    else
+      config_json_["loaq"].erase("lowrank_branches");
+  }
   if (config_json_.contains("quantization_config"))
     fail(
         "{}: the model already carries a quantization_config; export takes the output of `loaq "

@@ -8,12 +8,14 @@ namespace loaq {
 
 namespace fs = std::filesystem;
 
-Checkpoint::Checkpoint(std::string dir) : dir_(std::move(dir)) {
-  if (!fs::is_directory(dir_)) fail("'{}' is not a directory", dir_);
-  config_ = load_model_config(dir_);
-  const fs::path d(dir_);
-  const auto index_path = (d / "model.safetensors.index.json").string();
-  const auto single = (d / "model.safetensors").string();
+namespace {
+
+// Opens `stem`.safetensors or the shards `stem`.safetensors.index.json lists, into `files` and
+// `index`. False when neither exists.
+bool open_set(const fs::path& d, const std::string& stem, std::vector<SafetensorsFile>& files,
+              std::map<std::string, std::pair<size_t, const TensorInfo*>>& index) {
+  const auto index_path = (d / (stem + ".safetensors.index.json")).string();
+  const auto single = (d / (stem + ".safetensors")).string();
   if (fs::exists(index_path)) {
     const auto idx = read_json_file(index_path);
     if (!idx.contains("weight_map") || !idx["weight_map"].is_object())
@@ -21,30 +23,57 @@ Checkpoint::Checkpoint(std::string dir) : dir_(std::move(dir)) {
     std::map<std::string, size_t> shard_of_file;
     std::vector<std::pair<std::string, std::string>> wanted;
     for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
-      if (!it.value().is_string()) fail("{}: weight_map entry '{}' is not a string", index_path, it.key());
+      if (!it.value().is_string())
+        fail("{}: weight_map entry '{}' is not a string", index_path, it.key());
       const auto file = it.value().get<std::string>();
-      if (file.find('/') != std::string::npos || file == ".." )
-        fail("{}: weight_map entry '{}' points outside the directory ('{}')", index_path, it.key(), file);
+      if (file.find('/') != std::string::npos || file == "..")
+        fail("{}: weight_map entry '{}' points outside the directory ('{}')", index_path, it.key(),
+             file);
       if (!shard_of_file.count(file)) {
         const auto p = (d / file).string();
-        if (!fs::exists(p)) fail("{}: shard '{}' listed for '{}' does not exist", index_path, file, it.key());
-        shard_of_file[file] = files_.size();
-        files_.emplace_back(p);
+        if (!fs::exists(p))
+          fail("{}: shard '{}' listed for '{}' does not exist", index_path, file, it.key());
+        shard_of_file[file] = files.size();
+        files.emplace_back(p);
       }
       wanted.emplace_back(it.key(), file);
     }
     for (const auto& [name, file] : wanted) {
       const size_t fi = shard_of_file[file];
-      const auto* t = files_[fi].find(name);
-      if (!t) fail("{}: index lists '{}' in '{}' but that shard has no such tensor", index_path, name, file);
-      index_[name] = {fi, t};
+      const auto* t = files[fi].find(name);
+      if (!t)
+        fail("{}: index lists '{}' in '{}' but that shard has no such tensor", index_path, name,
+             file);
+      index[name] = {fi, t};
     }
-  } else if (fs::exists(single)) {
-    files_.emplace_back(single);
-    for (const auto& t : files_[0].tensors()) index_[t.name] = {0, &t};
-  } else {
-    fail("{}: no model.safetensors or model.safetensors.index.json", dir_);
+    return true;
   }
+  if (fs::exists(single)) {
+    files.emplace_back(single);
+    for (const auto& t : files.back().tensors()) index[t.name] = {files.size() - 1, &t};
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Checkpoint::Checkpoint(std::string dir) : dir_(std::move(dir)) {
+  if (!fs::is_directory(dir_)) fail("'{}' is not a directory", dir_);
+  config_ = load_model_config(dir_);
+  const fs::path d(dir_);
+  if (!open_set(d, "model", files_, index_))
+    fail("{}: no model.safetensors or model.safetensors.index.json", dir_);
+  if (config_.loaq.lowrank && !open_set(d, "quant_state", state_files_, state_index_))
+    fail(
+        "{}: config.json says the linears have low-rank branches (loaq.lowrank_branches) but there "
+        "is no quant_state.safetensors or quant_state.safetensors.index.json",
+        dir_);
+}
+
+const SafetensorsFile* Checkpoint::state_file_of(const std::string& name) const {
+  auto it = state_index_.find(name);
+  return it == state_index_.end() ? nullptr : &state_files_[it->second.first];
 }
 
 const TensorInfo& Checkpoint::info(const std::string& name) const {
@@ -67,8 +96,8 @@ Tensor Checkpoint::load_f32(const std::string& name) const {
 Tensor Checkpoint::load_f32(const std::string& name, const std::vector<int64_t>& expect) const {
   const auto& t = info(name);
   if (t.shape != expect)
-    fail("{}: tensor '{}' has shape {} but config.json implies {}", files_[index_.at(name).first].path(),
-         name, shape_str(t.shape), shape_str(expect));
+    fail("{}: tensor '{}' has shape {} but config.json implies {}",
+         files_[index_.at(name).first].path(), name, shape_str(t.shape), shape_str(expect));
   return load_f32(name);
 }
 

@@ -30,12 +30,17 @@ class Checkpoint {
   // Drops the tensor's mapped pages from the resident set (SafetensorsFile::release).
   void release(const std::string& name) const;
   const std::vector<SafetensorsFile>& files() const { return files_; }
+  // With config.json's loaq.lowrank_branches, the quant_state files (one, or shards with an index)
+  // are opened too: the file holding quant-state tensor `name`, or null.
+  const SafetensorsFile* state_file_of(const std::string& name) const;
 
  private:
   std::string dir_;
   ModelConfig config_;
   std::vector<SafetensorsFile> files_;
   std::map<std::string, std::pair<size_t, const TensorInfo*>> index_;
+  std::vector<SafetensorsFile> state_files_;
+  std::map<std::string, std::pair<size_t, const TensorInfo*>> state_index_;
 };
 
 }  // namespace loaq

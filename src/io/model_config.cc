@@ -146,20 +146,25 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
     const std::string lp = path + " loaq";
     c.loaq.rotation = json_get_or<std::string>(l, "rotation", lp, "");
     if (!c.loaq.rotation.empty() && c.loaq.rotation != "hadamard")
-      fail("{}: field 'loaq.rotation': unknown rotation '{}' (known: hadamard)", path, c.loaq.rotation);
+      fail("{}: field 'loaq.rotation': unknown rotation '{}' (known: hadamard)", path,
+           c.loaq.rotation);
     c.loaq.rotate_seed = json_get_or<uint64_t>(l, "rotate_seed", lp, 0);
     c.loaq.online_down = json_get_or<bool>(l, "online_down_rotation", lp, false);
     c.loaq.online_o = json_get_or<bool>(l, "online_o_rotation", lp, false);
     c.loaq.act_bits = json_get_or<int>(l, "act_bits", lp, 16);
     c.loaq.act_clip = json_get_or<double>(l, "act_clip", lp, 1.0);
-    if (c.loaq.act_bits < 2 || c.loaq.act_bits > 16 || !(c.loaq.act_clip > 0 && c.loaq.act_clip <= 1))
-      fail("{}: field 'loaq': act_bits {} / act_clip {} out of range", path, c.loaq.act_bits, c.loaq.act_clip);
+    c.loaq.lowrank = json_get_or<bool>(l, "lowrank_branches", lp, false);
+    if (c.loaq.act_bits < 2 || c.loaq.act_bits > 16 ||
+        !(c.loaq.act_clip > 0 && c.loaq.act_clip <= 1))
+      fail("{}: field 'loaq': act_bits {} / act_clip {} out of range", path, c.loaq.act_bits,
+           c.loaq.act_clip);
   }
   return c;
 }
 
 nlohmann::json loaq_section_json(const ModelConfig& c) {
-  if (!c.loaq.norms_folded() && !c.loaq.online_down && !c.loaq.online_o && c.loaq.act_bits == 16)
+  if (!c.loaq.norms_folded() && !c.loaq.online_down && !c.loaq.online_o && c.loaq.act_bits == 16 &&
+      !c.loaq.lowrank)
     return nullptr;
   nlohmann::json j = {{"rotation", c.loaq.rotation},
                       {"rotate_seed", c.loaq.rotate_seed},
@@ -169,6 +174,7 @@ nlohmann::json loaq_section_json(const ModelConfig& c) {
     j["act_bits"] = c.loaq.act_bits;
     j["act_clip"] = c.loaq.act_clip;
   }
+  if (c.loaq.lowrank) j["lowrank_branches"] = true;
   return j;
 }
 

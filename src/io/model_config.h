@@ -22,12 +22,17 @@ struct Llama3RopeScaling {
 // re-parametrization): {"rotation": "hadamard", "rotate_seed": S, "online_down_rotation": true,
 // "online_o_rotation": true}.
 struct LoaqSection {
-  std::string rotation;      // "" (not rotated) or "hadamard": norms folded, residual stream rotated
+  std::string rotation;  // "" (not rotated) or "hadamard": norms folded, residual stream rotated
   uint64_t rotate_seed = 0;  // also seeds the random orthogonal fallback of the online rotation
-  bool online_down = false;  // down_proj's input is rotated at run time (hadamard_transform(I, seed))
-  bool online_o = false;     // o_proj's input is rotated across heads at run time (hadamard_transform(heads, seed))
-  int act_bits = 16;         // per-token activation quantization of every linear's input (W4A4); 16: none
-  double act_clip = 1.0;     // its clip ratio
+  bool online_down =
+      false;              // down_proj's input is rotated at run time (hadamard_transform(I, seed))
+  bool online_o = false;  // o_proj's input is rotated across heads at run time
+                          // (hadamard_transform(heads, seed))
+  int act_bits = 16;  // per-token activation quantization of every linear's input (W4A4); 16: none
+  double act_clip = 1.0;  // its clip ratio
+  // "lowrank_branches": the linears' low-rank branches are in quant_state.safetensors (issue 14,
+  // io/lowrank_state.h) and run beside the main weights (model.safetensors holds the main layers).
+  bool lowrank = false;
   bool norms_folded() const { return !rotation.empty(); }
 };
 

@@ -44,11 +44,17 @@ struct Layout {
   int64_t n_positions() const;  // positions the RoPE table must cover
 };
 
-// The one entry point of every linear (as llama.cpp's build_lora_mm): the input as linear `n` of
-// layer `w` reads it — x after the layer's online rotation for that linear (QuaRot: down_proj's
-// input by T_I, o_proj's input across heads by T_heads) and the activation quantizer (W4A4) — and
-// the linear applied to it.
+// The one entry point of every linear (as llama.cpp's build_lora_mm). rotated_input(): x after
+// the layer's online rotation for linear `n` (QuaRot: down_proj's input by T_I, o_proj's input
+// across heads by T_heads); linear_input(): that, through the activation quantizer (W4A4) — the
+// input the main weight reads. linear_output(): the linear on its rotated input `xr`, with `xq` =
+// linear_input() of it (the same tensor when activations are not quantized):
+//   y = Q(W) xq + b + L2 · Qa(L1 · Qa(xr))   (the low-rank branch, when the linear has one,
+// reads the rotated input at its own activation width, model/lowrank_apply.h). apply_linear():
+// all of it from the sub-layer's x.
+Tensor rotated_input(const ModelConfig& c, const LayerWeights& w, LinearName n, Tensor x);
 Tensor linear_input(const ModelConfig& c, const LayerWeights& w, LinearName n, Tensor x);
+Tensor linear_output(const LayerWeights& w, LinearName n, const Tensor& xr, const Tensor& xq);
 Tensor apply_linear(const ModelConfig& c, const LayerWeights& w, LinearName n, const Tensor& x);
 
 // The sub-layer modules before their output linear (paper eq. 5, X_out = φ(Norm(h) W_in)), for a

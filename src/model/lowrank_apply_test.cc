@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "model/decoder_layer.h"
 
 namespace loaq {
 namespace {
@@ -84,6 +85,51 @@ TEST(LowRankApply, EqualsAHandComputedForwardOfOneLinear) {
       }
     }
   }
+}
+
+// The decoder's one linear path (model/decoder_layer.h linear_output): with W4A4 on the main layer
+// and a W8A8 branch, y = W·Qa4(x) + b + L2·Qa8(L1·Qa8(x)), the branch reading x before the main
+// layer's quantizer; each part computed by hand.
+TEST(LowRankApply, DecoderLinearRunsTheBranchBesideTheMainLayer) {
+  std::mt19937 g(7);
+  const int64_t T = 3, in = 16, out = 10, r = 3;
+  std::normal_distribution<float> n;
+  LayerWeights w;
+  w.act = ActQuant{4, 1.0f};
+  w.down.w = Tensor({out, in});
+  w.down.b = Tensor({out});
+  for (auto& v : w.down.w.data) v = n(g) * 0.2f;
+  for (auto& v : w.down.b.data) v = n(g);
+  LowRankBranch b;
+  b.l1 = factor(r, in, 8, g);
+  b.l2 = factor(out, r, 8, g);
+  b.act_bits = 8;
+  w.down.lowrank = std::make_shared<const LowRankLinear>(make_lowrank_linear(b));
+  Tensor x({T, in});
+  for (auto& v : x.data) v = n(g) * 1.5f + 0.2f;
+  const Tensor y = apply_linear(ModelConfig{}, w, LinearName::kDown, x);
+  for (int64_t t = 0; t < T; ++t) {
+    const std::vector<double> xt(x.data.begin() + t * in, x.data.begin() + (t + 1) * in);
+    const std::vector<double> x4 = act_quant_by_hand(xt, 4), x8 = act_quant_by_hand(xt, 8);
+    std::vector<double> z(size_t(r), 0.0);
+    for (int64_t j = 0; j < r; ++j)
+      for (int64_t c = 0; c < in; ++c) z[size_t(j)] += w_of(b.l1, j, c) * x8[size_t(c)];
+    z = act_quant_by_hand(z, 8);
+    for (int64_t o = 0; o < out; ++o) {
+      double v = w.down.b.data[size_t(o)];
+      for (int64_t c = 0; c < in; ++c)
+        v += double(w.down.w.data[size_t(o * in + c)]) * x4[size_t(c)];
+      for (int64_t j = 0; j < r; ++j) v += w_of(b.l2, o, j) * z[size_t(j)];
+      EXPECT_NEAR(y.data[size_t(t * out + o)], v, 2e-4 * (1 + std::abs(v)))
+          << "t=" << t << " o=" << o;
+    }
+  }
+  // Without the branch, the main layer alone.
+  w.down.lowrank.reset();
+  const Tensor y0 = apply_linear(ModelConfig{}, w, LinearName::kDown, x);
+  double diff = 0;
+  for (size_t i = 0; i < y.data.size(); ++i) diff += std::abs(double(y.data[i]) - y0.data[i]);
+  EXPECT_GT(diff, 1e-3);
 }
 
 // Worked by hand: 8-bit codes, L1 = 0.01·[127, −64] = [1.27, −0.64], L2 = 0.02·[100, −50]ᵀ.

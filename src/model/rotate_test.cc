@@ -97,7 +97,9 @@ Model synthetic_model() {
     for (auto& v : t.data) v = mean + nd(g);
     return t;
   };
-  auto lin = [&](int64_t out, int64_t in) { return Linear{randn({out, in}), randn({out})}; };
+  auto lin = [&](int64_t out, int64_t in) {
+    return Linear{randn({out, in}), randn({out}), nullptr};
+  };
   m.weights.embed = randn({40, 24});
   m.weights.final_norm = randn({24}, 1.0f);
   for (int i = 0; i < 2; ++i) {

@@ -3,31 +3,47 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "io/lowrank_state.h"
+#include "model/lowrank_apply.h"
 
 namespace loaq {
 
 std::string_view linear_path(LinearName n) {
   switch (n) {
-    case LinearName::kQ: return "self_attn.q_proj";
-    case LinearName::kK: return "self_attn.k_proj";
-    case LinearName::kV: return "self_attn.v_proj";
-    case LinearName::kO: return "self_attn.o_proj";
-    case LinearName::kGate: return "mlp.gate_proj";
-    case LinearName::kUp: return "mlp.up_proj";
-    case LinearName::kDown: return "mlp.down_proj";
+    case LinearName::kQ:
+      return "self_attn.q_proj";
+    case LinearName::kK:
+      return "self_attn.k_proj";
+    case LinearName::kV:
+      return "self_attn.v_proj";
+    case LinearName::kO:
+      return "self_attn.o_proj";
+    case LinearName::kGate:
+      return "mlp.gate_proj";
+    case LinearName::kUp:
+      return "mlp.up_proj";
+    case LinearName::kDown:
+      return "mlp.down_proj";
   }
   return "?";
 }
 
 Linear& LayerWeights::linear(LinearName n) {
   switch (n) {
-    case LinearName::kQ: return q;
-    case LinearName::kK: return k;
-    case LinearName::kV: return v;
-    case LinearName::kO: return o;
-    case LinearName::kGate: return gate;
-    case LinearName::kUp: return up;
-    case LinearName::kDown: return down;
+    case LinearName::kQ:
+      return q;
+    case LinearName::kK:
+      return k;
+    case LinearName::kV:
+      return v;
+    case LinearName::kO:
+      return o;
+    case LinearName::kGate:
+      return gate;
+    case LinearName::kUp:
+      return up;
+    case LinearName::kDown:
+      return down;
   }
   return q;
 }
@@ -49,6 +65,10 @@ LayerWeights load_layer(const Checkpoint& ckpt, int64_t i) {
     const std::string base = p + std::string(linear_path(n));
     l.w = ckpt.load_f32(base + ".weight", {out, in});
     if (bias) l.b = ckpt.load_f32(base + ".bias", {out});
+    if (c.loaq.lowrank)
+      if (const SafetensorsFile* f = ckpt.state_file_of(base + ".lowrank.bits"))
+        l.lowrank = std::make_shared<const LowRankLinear>(
+            make_lowrank_linear(read_lowrank_branch(*f, base, out, in)));
     return l;
   };
   w.q = lin(LinearName::kQ, c.q_dim(), H, c.qkv_bias);
@@ -74,12 +94,13 @@ ModelWeights load_weights(const Checkpoint& ckpt) {
   m.layers.reserve(size_t(c.num_layers));
   for (int64_t i = 0; i < c.num_layers; ++i) m.layers.push_back(load_layer(ckpt, i));
   if (c.loaq.online_down) {
-    const auto rot =
-        std::make_shared<const Rotation>(hadamard_transform(c.intermediate_size, c.loaq.rotate_seed));
+    const auto rot = std::make_shared<const Rotation>(
+        hadamard_transform(c.intermediate_size, c.loaq.rotate_seed));
     for (auto& l : m.layers) l.down_rotation = rot;
   }
   if (c.loaq.online_o) {
-    const auto rot = std::make_shared<const Rotation>(hadamard_transform(c.num_heads, c.loaq.rotate_seed));
+    const auto rot =
+        std::make_shared<const Rotation>(hadamard_transform(c.num_heads, c.loaq.rotate_seed));
     for (auto& l : m.layers) l.o_rotation = rot;
   }
   m.final_norm = ckpt.load_f32("model.norm.weight", {c.hidden_size});

@@ -13,9 +13,14 @@
 
 namespace loaq {
 
+struct LowRankLinear;  // model/lowrank_apply.h
+
 struct Linear {
   Tensor w;  // [out, in]
   Tensor b;  // [out], empty when the layer has no bias
+  // The low-rank branch y += L2 · Qa(L1 · Qa(x)) (issue 14), run by linear_output()
+  // (model/decoder_layer.h); null when the linear has none. Shared: copies of a layer share it.
+  std::shared_ptr<const LowRankLinear> lowrank;
   int64_t out() const { return w.rows(); }
   int64_t in() const { return w.cols(); }
 };
@@ -54,7 +59,9 @@ struct ModelWeights {
 };
 
 // Loads layer i, checking every shape against config.json; a missing weight, a wrong shape or a
-// non-finite value is an error naming the tensor and the file.
+// non-finite value is an error naming the tensor and the file. A checkpoint whose config.json
+// "loaq" section has "lowrank_branches" gets each linear's branch from its quant_state files
+// (io/lowrank_state.h); a missing or malformed branch is an error naming the file.
 LayerWeights load_layer(const Checkpoint& ckpt, int64_t i);
 // Loads the whole model; a config.json "loaq" section with online_down_rotation gives every layer
 // its down_rotation (hadamard_transform(intermediate_size, rotate_seed)), online_o_rotation its

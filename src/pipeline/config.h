@@ -7,6 +7,7 @@
 #include "core/dtype.h"
 #include "model/act_quant.h"
 #include "quant/grid.h"
+#include "quant/lowrank.h"
 #include "quant/solver.h"
 
 namespace loaq {
@@ -44,8 +45,12 @@ struct QuantizeConfig {
   // Storage of the two hidden-state streams: F32 (default; exact) or BF16 (half the memory; the
   // streams are rounded to bf16 after each sub-layer).
   DType stream_dtype = DType::F32;
-  bool rotate = false;         // QuaRot's Hadamard rotation of the model first (model/rotate.h)
-  uint64_t rotate_seed = 0;    // seed of the random signs (and of any random orthogonal fallback)
+  // The low-rank branch of every quantized linear (issue 14, quant/lowrank.h): fitted after the
+  // linear's solve to its error (or before it with lowrank.first) and kept in the quantized
+  // stream, so that the later linears calibrate on the compensated layer.
+  LowRankConfig lowrank;
+  bool rotate = false;       // QuaRot's Hadamard rotation of the model first (model/rotate.h)
+  uint64_t rotate_seed = 0;  // seed of the random signs (and of any random orthogonal fallback)
   bool progress = true;
 };
 

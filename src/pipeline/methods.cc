@@ -72,7 +72,9 @@ constexpr std::array<MethodInfo, 6> kMethods = {{
 
 }  // namespace
 
-std::span<const MethodInfo> all_methods() { return kMethods; }
+std::span<const MethodInfo> all_methods() {
+  return kMethods;
+}
 
 const MethodInfo& method_info(Method m) {
   for (const auto& i : kMethods)
@@ -80,7 +82,9 @@ const MethodInfo& method_info(Method m) {
   fail("internal error: method {} is not in the table", int(m));
 }
 
-std::string method_name(Method m) { return std::string(method_info(m).name); }
+std::string method_name(Method m) {
+  return std::string(method_info(m).name);
+}
 
 Method parse_method(const std::string& s) {
   std::string names;
@@ -93,7 +97,9 @@ Method parse_method(const std::string& s) {
 
 bool method_needs_calibration(const QuantizeConfig& cfg) {
   const MethodInfo& m = method_info(cfg.method);
-  return m.uses_data || (m.solve == solve_rtn && cfg.grid.neuqi());
+  const bool branch_data = cfg.lowrank.enabled() &&
+                           (lowrank_needs_h(cfg.lowrank) || lowrank_needs_mean_abs_x(cfg.lowrank));
+  return m.uses_data || (m.solve == solve_rtn && cfg.grid.neuqi()) || branch_data;
 }
 
 GridConfig method_grid(const QuantizeConfig& cfg) {

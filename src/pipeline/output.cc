@@ -16,6 +16,7 @@
 #include "dist/dist.h"
 #include "io/atomic_file.h"
 #include "io/json_file.h"
+#include "io/lowrank_state.h"
 #include "io/safetensors.h"
 #include "io/staged_dir.h"
 #include "pipeline/resume.h"
@@ -71,14 +72,16 @@ void write_owned(const std::string& path, const std::vector<OwnedTensor>& ts,
 
 const std::map<std::string, std::string> kModelMeta = {{"format", "pt"}, {"producer", "loaq"}};
 
-std::map<std::string, std::string> state_meta(const GridConfig& grid) {
-  return {{"producer", "loaq"},
-          {"bits", std::to_string(grid.bits)},
-          {"group_size", std::to_string(grid.group)},
-          {"sym", grid.sym ? "true" : "false"},
-          {"real_zero", grid.zero_in_rounding() ? "true" : "false"},
-          {"grid", grid.describe()},
-          {"dequantize", "scale * (code - zero)"}};
+std::map<std::string, std::string> state_meta(const GridConfig& grid, bool lowrank) {
+  std::map<std::string, std::string> m = {{"producer", "loaq"},
+                                          {"bits", std::to_string(grid.bits)},
+                                          {"group_size", std::to_string(grid.group)},
+                                          {"sym", grid.sym ? "true" : "false"},
+                                          {"real_zero", grid.zero_in_rounding() ? "true" : "false"},
+                                          {"grid", grid.describe()},
+                                          {"dequantize", "scale * (code - zero)"}};
+  if (lowrank) m[kLowRankMetaKey] = kLowRankMetaValue;
+  return m;
 }
 
 // Integer codes (U8, or I8 for signed grids), scales, zeros, g_idx and perm of each linear.
@@ -103,7 +106,13 @@ void write_quant_state(const std::map<std::string, QuantizedLinear>& linears,
     t.push_back(
         {name + ".perm", DType::I32, {int64_t(q.perm.size())}, std::as_bytes(std::span(q.perm))});
   }
-  write_safetensors(path, std::move(t), state_meta(grid));
+  // The low-rank branches (io/lowrank_state.h), beside their linears.
+  std::map<std::string, LowRankBranch> branches;
+  for (const auto& [name, q] : linears)
+    if (q.lowrank) branches[name] = *q.lowrank;
+  const LowRankStateTensors lt = lowrank_state_tensors(branches);
+  t.insert(t.end(), lt.tensors.begin(), lt.tensors.end());
+  write_safetensors(path, std::move(t), state_meta(grid, !branches.empty()));
 }
 
 // The tensors of `files` as one safetensors file, or as shards (one per file) with an index,
@@ -299,6 +308,7 @@ void QuantOutput::layer_done(int64_t l, LayerWeights&& wq,
   }
   write_owned(part(fmt::format("layer-{:05d}.model.safetensors", l)), t, kModelMeta);
   t.clear();
+  for (const auto& [name, q] : states) has_lowrank_ = has_lowrank_ || q.lowrank.has_value();
   if (!states.empty())
     write_quant_state(states, cfg_.grid, part(fmt::format("layer-{:05d}.state.safetensors", l)));
   // The commit record, then the streams it no longer names.
@@ -338,7 +348,8 @@ std::string QuantOutput::assemble() {
   }
   write_combined(partial_, "model", model_files, o_.max_shard_bytes, kModelMeta);
   if (!state_files.empty())
-    write_combined(partial_, "quant_state", state_files, o_.max_shard_bytes, state_meta(cfg_.grid));
+    write_combined(partial_, "quant_state", state_files, o_.max_shard_bytes,
+                   state_meta(cfg_.grid, cfg_.lowrank.enabled() || has_lowrank_));
 
   std::error_code ec;
   for (const char* f : {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json",
@@ -359,6 +370,7 @@ std::string QuantOutput::assemble() {
   }
   oc.loaq.act_bits = cfg_.act.bits;
   oc.loaq.act_clip = cfg_.act.clip;
+  oc.loaq.lowrank = cfg_.lowrank.enabled() || has_lowrank_;
   if (!loaq_section_json(oc).is_null()) {
     // A rotated model (head untied, norms folded) or one with quantized activations: the "loaq"
     // section tells the loader to apply the online rotations and the activation quantization

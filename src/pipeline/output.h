@@ -13,6 +13,9 @@
 //                                     every value is exact there, else in F32 (quantized linears
 //                                     hold scale·(code − zero)).
 //   quant_state.safetensors           per quantized linear <name>.{codes,scale,zero,g_idx,perm}
+//                                     and its low-rank branch <name>.lowrank.* (io/lowrank_state.h;
+//                                     config.json "loaq": {"lowrank_branches": true} then tells
+//                                     loaders to run them)
 //   (or quant_state-0000k-of-…)      sharded the same way, with quant_state.safetensors.index.json
 //   report.json                       configuration, timings, memory, per-linear objectives, ppl
 // Everything is built in OUT.partial/ and renamed to OUT at the end, so an interrupted run never
@@ -90,6 +93,7 @@ class QuantOutput : public LayerSink {
   std::string partial_, resume_dir_;
   int lock_fd_ = -1;
   bool committed_ = false;
+  bool has_lowrank_ = false;  // a layer handed over carried low-rank branches
   int64_t layers_done_ = 0;
   std::vector<std::string> stream_files_;  // of the last committed state
 };

@@ -10,6 +10,7 @@
 #include "core/linalg.h"
 #include "core/progress.h"
 #include "dist/dist.h"
+#include "model/lowrank_apply.h"
 #include "model/ops.h"
 #include "pipeline/ranks.h"
 #include "pipeline/stats.h"
@@ -62,6 +63,19 @@ class Driver {
     const auto t0 = Clock::now();
     validate(cfg_.act);
     validate(cfg_.grid);
+    if (c_.loaq.lowrank)
+      fail(
+          "the model's linears already carry low-rank branches (config.json "
+          "loaq.lowrank_branches); "
+          "quantize the original model");
+    if (cfg_.lowrank.enabled()) {
+      validate(cfg_.lowrank);
+      if (cfg_.method == Method::kNone)
+        fail(
+            "--lowrank {} needs a quantized main layer (--method none leaves the weights as they "
+            "are)",
+            lowrank_rule_info(cfg_.lowrank.rule).name);
+    }
     if (cfg_.chunk_samples < 1) fail("chunk size must be positive");
     report_ = opt_.resumed_report;
     const bool data = method_needs_calibration(cfg_);
@@ -153,7 +167,9 @@ class Driver {
     const int64_t W = share_.windows();  // this rank's windows: all of them on one process
     const int64_t widest = std::max(c_.q_dim(), c_.intermediate_size);
     const int64_t cache = int64_t(sizeof(float)) * W * T * widest * (use_fp_ ? 2 : 1);
-    use_cache_ = cache <= cfg_.cache_bytes;
+    // A branch reads its input before the main layer's activation quantizer, which the cache
+    // does not keep: with both, the W_out inputs are recomputed.
+    use_cache_ = cache <= cfg_.cache_bytes && !(cfg_.lowrank.enabled() && cfg_.act.enabled());
     report_.cache_bytes = use_cache_ ? cache : 0;
     report_.stream_bytes = Stream::bytes_for(cfg_.stream_dtype, W, T, Hd) * (use_fp_ ? 2 : 1);
     if (opt_.resume) {
@@ -220,7 +236,7 @@ class Driver {
       auto step = [&](Stream& stream, const LayerWeights& w, std::vector<Tensor>& cached) {
         Tensor h = stream.read(l0, l0 + n);
         if (use_cache_) {  // h += W_out(x) with the W_out input computed in accumulate()
-          const Tensor y = apply_linear(w.linear(out_name), cached[ci]);
+          const Tensor y = linear_output(w, out_name, cached[ci], cached[ci]);
           for (int64_t i = 0; i < h.numel(); ++i) h.data[size_t(i)] += y.data[size_t(i)];
           cached[ci] = Tensor();
         } else if (attn) {
@@ -250,7 +266,7 @@ class Driver {
     const int64_t S = calib_.nsamples, T = calib_.seqlen, Hd = c_.hidden_size;
     const bool noa = info_.sublayer_term && !w_in && cfg_.loaq.noa;  // eq. 12 (W_out only)
     const bool soa = info_.sublayer_term && !w_in && cfg_.loaq.soa;  // the β term (W_out only)
-    Stats st(N, Hd, use_fp_, soa);
+    Stats st(N, Hd, use_fp_, soa, cfg_.lowrank.enabled() && lowrank_needs_mean_abs_x(cfg_.lowrank));
     const Linear& w_out = wf.linear(attn ? LinearName::kO : LinearName::kDown);
     double fwd = 0;
     const bool ranks = dist::size() > 1;
@@ -358,15 +374,48 @@ class Driver {
     const std::vector<int> owners = owners_of(names, wf);
     std::vector<Solved> solved(names.size());
     std::vector<LinearReport> lines(names.size());
+    basis_.reset();  // qera's eigen-basis of this group's H, formed once on first use
     for (size_t i = 0; i < names.size(); ++i) {
       if (owners[i] != dist::rank()) continue;
       const auto t = Clock::now();
-      solved[i] = info_.solve(wf.linear(names[i]).w, st,
-                              method_grid_for_linear(cfg_, name(names[i]), c_), cfg_);
+      const GridConfig grid = method_grid_for_linear(cfg_, name(names[i]), c_);
+      const Tensor& w = wf.linear(names[i]).w;
+      std::optional<LowRankResult> lr;
+      Tensor product;  // B̂ = the dequantized L2·L1
+      if (cfg_.lowrank.enabled() && cfg_.lowrank.first) {
+        // SVDQuant's order: the branch on W, the main method on W − B̂.
+        lr = fit_lowrank(w, cfg_.lowrank, lowrank_stats(st));
+        product = lowrank_product(lr->branch);
+        Tensor rest = w;
+        for (size_t k = 0; k < rest.data.size(); ++k) rest.data[k] -= product.data[k];
+        solved[i] = info_.solve(rest, st, grid, cfg_);
+        for (size_t k = 0; k < rest.data.size(); ++k) solved[i].target.data[k] += product.data[k];
+      } else {
+        solved[i] = info_.solve(w, st, grid, cfg_);
+        if (cfg_.lowrank.enabled()) {  // the LQER / EoRA order: the branch on E = W̃ − Q
+          Tensor e = solved[i].target;
+          for (size_t k = 0; k < e.data.size(); ++k) e.data[k] -= solved[i].q.q.data[k];
+          lr = fit_lowrank(e, cfg_.lowrank, lowrank_stats(st));
+          product = lowrank_product(lr->branch);
+        }
+      }
       const QuantizedLinear& q = solved[i].q;
-      lines[i] = {name(names[i]), st.H.rows ? relative_objective(q.q, solved[i].target, st.H) : 0.0,
-                  q.damp,         q.damp_raises,
-                  q.dead_columns, since(t)};
+      auto objective = [&](const Tensor& deployed) {
+        return st.H.rows ? relative_objective(deployed, solved[i].target, st.H) : 0.0;
+      };
+      lines[i] = {name(names[i]), objective(q.q), q.damp, q.damp_raises, q.dead_columns, 0.0};
+      if (lr) {
+        Tensor deployed = q.q;
+        for (size_t k = 0; k < deployed.data.size(); ++k) deployed.data[k] += product.data[k];
+        lines[i].objective_main = lines[i].objective;
+        lines[i].objective = objective(deployed);
+        lines[i].lowrank_rank = lr->rank;
+        lines[i].lowrank_bytes = lr->branch.bytes();
+        lines[i].lowrank_fit = lr->err_without > 0 ? lr->err_with / lr->err_without : 0.0;
+        lines[i].lowrank_seconds = lr->seconds;
+        solved[i].q.lowrank = std::move(lr->branch);
+      }
+      lines[i].seconds = since(t);
     }
     const auto tb = Clock::now();
     for (size_t i = 0; i < names.size(); ++i) broadcast_linear(solved[i].q, lines[i], owners[i]);
@@ -374,12 +423,35 @@ class Driver {
     for (size_t i = 0; i < names.size(); ++i) {
       lines[i].name = name(names[i]);
       wq.linear(names[i]).w = solved[i].q.q;
-      report_.timings["solve"] += lines[i].seconds;
+      if (solved[i].q.lowrank)  // the compensated linear goes into the quantized stream
+        wq.linear(names[i]).lowrank =
+            std::make_shared<const LowRankLinear>(make_lowrank_linear(*solved[i].q.lowrank));
+      report_.timings["solve"] += lines[i].seconds - lines[i].lowrank_seconds;
+      if (lines[i].lowrank_rank > 0) report_.timings["lowrank"] += lines[i].lowrank_seconds;
       report_.linears.push_back(lines[i]);
       // Only rank 0 writes the integer state.
       if (dist::is_root()) states_[name(names[i])] = std::move(solved[i].q);
       bar_->advance();
     }
+  }
+
+  // What the branch's rule reads from a group's statistics (quant/lowrank.h LowRankStats): H when
+  // the group has one, qera's basis of it (shared by the group), the mean |x̂| per input.
+  LowRankStats lowrank_stats(const Stats& st) {
+    LowRankStats ls;
+    if (st.H.rows > 0) ls.h = &st.H;
+    const LowRankConfig& lc = cfg_.lowrank;
+    const bool qera_init =
+        lc.rule == LowRankRule::kQera || (lc.rule == LowRankRule::kLoaq && lc.weighted);
+    if (ls.h && qera_init) {
+      if (!basis_) basis_ = qera_basis(st.H);
+      ls.basis = &*basis_;
+    }
+    if (st.has_abs) {
+      mean_abs_ = st.mean_abs();
+      ls.mean_abs_x = &mean_abs_;
+    }
+    return ls;
   }
 
   // The traffic of layer l over every rank (a collective).
@@ -416,6 +488,8 @@ class Driver {
   StreamState streams_;
   std::vector<Tensor> cache_q_, cache_f_;  // W_out inputs per chunk of each stream (use_cache_)
   std::map<std::string, QuantizedLinear> states_;
+  std::optional<QeraBasis> basis_;  // of the group being solved (lowrank_stats)
+  std::vector<double> mean_abs_;
   bool use_fp_ = false, use_cache_ = false;
   int64_t layer_ = 0;
   Progress* bar_ = nullptr;

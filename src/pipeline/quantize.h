@@ -30,6 +30,14 @@ struct LinearReport {
   int damp_raises = 0;
   int64_t dead_columns = 0;
   double seconds = 0;
+  // With a low-rank branch (issue 14): `objective` is that of the deployed linear, Q + B̂ (B̂ the
+  // branch's dequantized L2·L1), and objective_main that of Q alone, both against the same target
+  // (W̃, plus B̂ with --lowrank-first); lowrank_fit = ‖E − B̂‖²_F / ‖E‖²_F of the error it fitted.
+  int64_t lowrank_rank = 0;  // 0: no branch
+  int64_t lowrank_bytes = 0;
+  double objective_main = 0;
+  double lowrank_fit = 0;
+  double lowrank_seconds = 0;
 };
 
 // The collectives of one decoder layer on several ranks.

@@ -49,6 +49,39 @@ void bcast_ints(std::vector<int32_t>& v, int owner) {
   dist::broadcast(std::span(v), owner);
 }
 
+template <typename T>
+void bcast_vec(std::vector<T>& v, int owner) {
+  int64_t n = int64_t(v.size());
+  dist::broadcast(std::span(&n, 1), owner);
+  v.resize(size_t(n));
+  dist::broadcast(std::span(v), owner);
+}
+
+void bcast_factor(RowQuantMatrix& m, int owner) {
+  std::vector<int64_t> dims = {m.rows, m.cols, m.bits};
+  dist::broadcast(std::span(dims), owner);
+  m.rows = dims[0];
+  m.cols = dims[1];
+  m.bits = int(dims[2]);
+  bcast_vec(m.codes, owner);
+  bcast_vec(m.scale, owner);
+  bcast_vec(m.values, owner);
+}
+
+// The owner's branch (or its absence) on every rank.
+void bcast_branch(std::optional<LowRankBranch>& b, int owner) {
+  std::vector<int64_t> head = {b.has_value() ? 1 : 0, b ? b->act_bits : 16};
+  dist::broadcast(std::span(head), owner);
+  if (head[0] == 0) {
+    b.reset();
+    return;
+  }
+  if (!b) b.emplace();
+  b->act_bits = int(head[1]);
+  bcast_factor(b->l1, owner);
+  bcast_factor(b->l2, owner);
+}
+
 }  // namespace
 
 void broadcast_linear(QuantizedLinear& q, LinearReport& r, int owner) {
@@ -59,8 +92,11 @@ void broadcast_linear(QuantizedLinear& q, LinearReport& r, int owner) {
   bcast_ints(q.codes, owner);
   bcast_ints(q.g_idx, owner);
   bcast_ints(q.perm, owner);
-  std::vector<double> d = {q.damp, r.objective, r.damp, r.seconds};
-  std::vector<int64_t> i = {q.damp_raises, q.dead_columns, r.damp_raises, r.dead_columns};
+  bcast_branch(q.lowrank, owner);
+  std::vector<double> d = {q.damp,           r.objective,   r.damp,           r.seconds,
+                           r.objective_main, r.lowrank_fit, r.lowrank_seconds};
+  std::vector<int64_t> i = {q.damp_raises,  q.dead_columns, r.damp_raises,
+                            r.dead_columns, r.lowrank_rank, r.lowrank_bytes};
   dist::broadcast(std::span(d), owner);
   dist::broadcast(std::span(i), owner);
   q.damp = d[0];
@@ -71,6 +107,11 @@ void broadcast_linear(QuantizedLinear& q, LinearReport& r, int owner) {
   q.dead_columns = i[1];
   r.damp_raises = int(i[2]);
   r.dead_columns = i[3];
+  r.objective_main = d[4];
+  r.lowrank_fit = d[5];
+  r.lowrank_seconds = d[6];
+  r.lowrank_rank = i[4];
+  r.lowrank_bytes = i[5];
 }
 
 }  // namespace loaq

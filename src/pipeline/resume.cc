@@ -94,13 +94,20 @@ nlohmann::ordered_json comm_to_json(const std::vector<LayerComm>& comm) {
 
 nlohmann::ordered_json report_to_json(const QuantizeReport& r) {
   nlohmann::ordered_json lin = nlohmann::ordered_json::array();
-  for (const auto& l : r.linears)
+  for (const auto& l : r.linears) {
     lin.push_back({{"name", l.name},
                    {"rel_objective", l.objective},
                    {"damp", l.damp},
                    {"damp_raises", l.damp_raises},
                    {"dead_columns", l.dead_columns},
                    {"seconds", l.seconds}});
+    if (l.lowrank_rank > 0)
+      lin.back()["lowrank"] = {{"rank", l.lowrank_rank},
+                               {"bytes", l.lowrank_bytes},
+                               {"rel_objective_without", l.objective_main},
+                               {"fit_rel_error", l.lowrank_fit},
+                               {"seconds", l.lowrank_seconds}};
+  }
   nlohmann::ordered_json j = {
       {"linears", lin}, {"timings", r.timings}, {"calib_tokens", r.calib_tokens}};
   if (!r.comm.empty()) j["comm"] = comm_to_json(r.comm);
@@ -110,10 +117,24 @@ nlohmann::ordered_json report_to_json(const QuantizeReport& r) {
 QuantizeReport report_from_json(const nlohmann::ordered_json& j, const std::string& file) {
   QuantizeReport r;
   try {
-    for (const auto& l : j.at("linears"))
-      r.linears.push_back({l.at("name").get<std::string>(), l.at("rel_objective").get<double>(),
-                           l.at("damp").get<double>(), l.at("damp_raises").get<int>(),
-                           l.at("dead_columns").get<int64_t>(), l.at("seconds").get<double>()});
+    for (const auto& l : j.at("linears")) {
+      LinearReport x;
+      x.name = l.at("name").get<std::string>();
+      x.objective = l.at("rel_objective").get<double>();
+      x.damp = l.at("damp").get<double>();
+      x.damp_raises = l.at("damp_raises").get<int>();
+      x.dead_columns = l.at("dead_columns").get<int64_t>();
+      x.seconds = l.at("seconds").get<double>();
+      if (l.contains("lowrank")) {
+        const auto& b = l.at("lowrank");
+        x.lowrank_rank = b.at("rank").get<int64_t>();
+        x.lowrank_bytes = b.at("bytes").get<int64_t>();
+        x.objective_main = b.at("rel_objective_without").get<double>();
+        x.lowrank_fit = b.at("fit_rel_error").get<double>();
+        x.lowrank_seconds = b.at("seconds").get<double>();
+      }
+      r.linears.push_back(std::move(x));
+    }
     for (auto it = j.at("timings").begin(); it != j.at("timings").end(); ++it)
       r.timings[it.key()] = it.value().get<double>();
     r.calib_tokens = j.at("calib_tokens").get<int64_t>();

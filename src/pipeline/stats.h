@@ -17,11 +17,14 @@ struct Stats {
   MatD H;  // X̂ᵀX̂                      [in, in]
   MatD C;  // X̂ᵀ(X − X̂)                [in, in]      (methods with the FP stream)
   MatD S;  // X̂ᵀ(s·h − ŝ·ĥ)            [in, hidden]  (LoaQ's sub-layer term, W_out only)
-  bool has_c = false, has_s = false;
+  std::vector<double> abs_sum;  // Σ |x̂| per input channel [in] (has_abs: LQER's mean |x|)
+  bool has_c = false, has_s = false, has_abs = false;
   int64_t tokens = 0;  // calibration tokens summed
 
   Stats() = default;
-  Stats(int64_t n_in, int64_t hidden, bool c, bool s);
+  Stats(int64_t n_in, int64_t hidden, bool c, bool s, bool abs = false);
+  // abs_sum / tokens: the mean |x̂| of each input channel (has_abs).
+  std::vector<double> mean_abs() const;
 
   // Adds one chunk: xq = X̂ [rows, in]; dx = X − X̂ [rows, in] (has_c); target [rows, hidden]
   // (has_s).

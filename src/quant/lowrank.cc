@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/env.h"
 #include "core/error.h"
 
 namespace loaq {
@@ -171,6 +172,9 @@ LowRankResult fit_lowrank(const Tensor& e, const LowRankConfig& c, const LowRank
     fail("--lowrank {} needs the mean |x| of each of the {} inputs", rule.name, in);
 
   const auto t0 = std::chrono::steady_clock::now();
+  // One BLAS thread: the same bits whatever the thread count (core/env.h), so that a run on N
+  // ranks fits the branches a single process fits.
+  const BlasThreadsScope one_thread(1);
   LowRankResult res;
   res.rank = std::min({c.rank, e.rows(), e.cols()});
   const LowRankFactors f = rule.fit(e, res.rank, c, st, res.info);

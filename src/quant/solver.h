@@ -4,10 +4,12 @@
 // option. Written to follow IST-DASLab/gptq `fasterquant` line by line (float32 updates, the same
 // operation order) so that codes agree with the reference.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/linalg.h"
+#include "core/lowrank_branch.h"
 #include "core/tensor.h"
 #include "quant/gptq_factor.h"
 #include "quant/grid.h"
@@ -15,9 +17,9 @@
 namespace loaq {
 
 struct SolverConfig {
-  double percdamp = 0.01;   // damping λ = percdamp · mean(diag H) added to diag H
-  int64_t blocksize = 128;  // lazy-batch block size
-  bool act_order = false;   // process columns by descending diag H
+  double percdamp = 0.01;      // damping λ = percdamp · mean(diag H) added to diag H
+  int64_t blocksize = 128;     // lazy-batch block size
+  bool act_order = false;      // process columns by descending diag H
   bool static_groups = false;  // fit group grids on the original W before any update
 };
 
@@ -30,6 +32,9 @@ struct QuantizedLinear {
   double damp = 0;             // damping finally added to diag H
   int damp_raises = 0;         // times the damping had to be raised to make H positive definite
   int64_t dead_columns = 0;    // inputs with diag H = 0 (their weights are set to zero)
+  // The linear's low-rank branch (issue 14, quant/lowrank.h), when the run fits one: y = q x +
+  // L2 (L1 x). `q` is the main layer alone.
+  std::optional<LowRankBranch> lowrank;
 };
 
 // Fits the grid to columns [c0, c1) of w [out, in] and stores each row's scale and zero as group
