@@ -52,6 +52,14 @@ std::string not_applicable(const QuantizeOption& o, const std::map<std::string, 
   if (o.name == "a-clip" && (val("abits").empty() || val("abits") == "16"))
     return "a-clip applies only with abits < 16";
   if (o.name == "beta" && val("no-soa") == "true") return "beta does not apply with no-soa (β = 0)";
+  const std::string lr = val("lowrank");
+  if ((o.name != "lowrank" && o.name.rfind("lowrank", 0) == 0) || o.name == "rank") {
+    if (lr.empty() || lr == "none")
+      return fmt::format("{} applies only with a lowrank branch", o.name);
+    const bool descent = o.name == "lowrank-weighted" || o.name == "lowrank-steps" ||
+                         o.name == "lowrank-lr" || o.name == "lowrank-patience";
+    if (descent && lr != "loaq") return fmt::format("{} applies only with lowrank loaq", o.name);
+  }
   return "";
 }
 
@@ -126,7 +134,12 @@ JobGrid expand_grid(const Experiment& e, const std::string& assets, bool allow_m
         }
         const std::string method = set.at("method");
         const std::string grid = set.count("grid") ? set.at("grid") : "";
-        j.seeded = method != "none" && !(method == "rtn" && grid.rfind("neuqi", 0) != 0);
+        const std::string lr = set.count("lowrank") ? set.at("lowrank") : "none";
+        const bool branch_data =
+            lr == "lqer" || lr == "qera" ||
+            (lr == "loaq" && set.count("lowrank-weighted") && set.at("lowrank-weighted") == "true");
+        j.seeded =
+            method != "none" && !(method == "rtn" && grid.rfind("neuqi", 0) != 0 && !branch_data);
         if (e.seeds.size() > 1) label += fmt::format(" seed={}", seed);
         if (e.seeds.size() > 1 && j.seeded) resolved_label += fmt::format(" seed={}", seed);
         if (!j.seeded && e.seeds.size() > 1) {

@@ -54,6 +54,33 @@ quantize: {method: [none, gptq, loaq], wbits: [2, 3], alpha: [0.2, 0.6]}
   EXPECT_EQ(args[0], "quantize");
 }
 
+// The branch's options apply only with a branch, the descent's only with lowrank loaq; an RTN
+// job with a data-weighted branch is seeded.
+TEST(Grid, LowRankOptionsApplyOnlyWithABranch) {
+  LOAQ_REQUIRE_ASSET(model, "models/stories260K");
+  const auto assets = *test::assets_dir();
+  const Experiment e = exp_of(R"(
+name: g
+models: [stories260K]
+seeds: [0, 1]
+quantize: {method: rtn, wbits: 2, lowrank: [none, svd, qera, loaq], rank: [8, 32], lowrank-lr: [0.001, 0.01]}
+)");
+  const JobGrid g = expand_grid(e, assets);
+  // none: 1 job (unseeded); svd: 2 ranks (unseeded, data-free); qera: 2 ranks × 2 seeds;
+  // loaq: 2 ranks × 2 learning rates (unseeded).
+  EXPECT_EQ(g.jobs.size(), 1u + 2u + 4u + 4u);
+  for (const auto& j : g.jobs) {
+    const std::string lr = j.get("lowrank");
+    if (lr.empty() || lr == "none") {
+      EXPECT_EQ(j.get("rank"), "") << j.label;
+    }
+    if (lr != "loaq") {
+      EXPECT_EQ(j.get("lowrank-lr"), "") << j.label;
+    }
+    EXPECT_EQ(j.seeded, lr == "qera") << j.label;
+  }
+}
+
 TEST(Grid, InvalidCombinationsAreDroppedWithTheReason) {
   LOAQ_REQUIRE_ASSET(model, "models/stories260K");
   const Experiment e = exp_of(R"(

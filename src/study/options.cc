@@ -34,6 +34,17 @@ const std::vector<QuantizeOption>& quantize_options() {
       {"chunk-samples", false, {}},
       {"cache-bytes", false, {}},
       {"max-memory", false, {"none", "rtn", "gptq", "gptaq", "qronos", "loaq"}},
+      // The low-rank branch (issue 14); every option but --lowrank applies only with a branch.
+      {"lowrank", false, {}},
+      {"rank", false, {}},
+      {"lowrank-bits", false, {}},
+      {"lowrank-first", true, {}},
+      {"lowrank-weighted", true, {}},
+      {"lowrank-steps", false, {}},
+      {"lowrank-lr", false, {}},
+      {"lowrank-patience", false, {}},
+      {"lowrank-svd", false, {}},
+      {"lowrank-seed", false, {}},
   };
   return kOptions;
 }
