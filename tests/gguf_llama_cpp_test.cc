@@ -260,8 +260,12 @@ TEST_P(GgufExact, LogitsMatchLlamaCpp) {
   std::printf("%s %s: relative error %.3g (max |diff| %.3g, max |logit| %.3g)\n", p.model, p.type,
               rel, max_diff, max_ref);
   const std::string type = p.type;
-  const bool fp32_compute = type == "F32" || type == "F16";  // llama.cpp computes in fp32
-  EXPECT_LT(rel, fp32_compute ? 1e-5 : 3e-2) << "max |diff| " << max_diff;
+  // F32: llama.cpp computes in fp32. F16: its F16 dot products round the activations to F16 on
+  // CPUs where its tinyBLAS path does not take the product (llama-mini-7m 9.6e-5, qwen3-tiny 7.2e-4
+  // measured on an AMD EPYC; below 1e-5 on the machines of earlier CI runs). The block types
+  // quantize the activations (q8).
+  const double tol = type == "F32" ? 1e-5 : type == "F16" ? 3e-3 : 3e-2;
+  EXPECT_LT(rel, tol) << "max |diff| " << max_diff;
 }
 
 std::string exact_name(const testing::TestParamInfo<ExactCase>& i) {

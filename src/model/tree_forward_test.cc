@@ -122,7 +122,9 @@ TEST(TreeForward, EqualsPlainForwardOfEachSequence) {
       for (int64_t p = 0; p < n; ++p)
         for (int64_t j = 0; j < 32; ++j)
           worst = std::max(worst, double(std::abs(h.row(rows[i][size_t(p)])[j] - ref.row(p)[j])));
-      EXPECT_LT(worst, 2e-5) << "sequence " << i << (qwen3 ? " (qwen3)" : "");
+      // fp32 rounding of the same sums in other GEMM shapes: up to 2.6e-5 measured with
+      // OpenBLAS's Zen kernels (below 2e-5 with its AVX-512 ones).
+      EXPECT_LT(worst, 6e-5) << "sequence " << i << (qwen3 ? " (qwen3)" : "");
     }
   }
 }
