@@ -4,15 +4,11 @@
 // checked against base + B·A of the PEFT adapter in lowrank_export_test.cc), the branch lowers
 // the solver's objective, and a resumed run keeps every byte.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
+#include "cli_helpers.h"
 #include "io/json_file.h"
 #include "io/lowrank_state.h"
 #include "io/safetensors.h"
@@ -23,30 +19,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path p;
-  explicit TempDir(const std::string& tag)
-      : p(fs::temp_directory_path() / ("loaq_lrpipe_" + tag + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(p);
-    fs::create_directories(p);
-  }
-  ~TempDir() { fs::remove_all(p); }
-};
-
-int run(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::string s;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) s.append(buf, n);
-  const int st = pclose(p);
-  if (out) *out = s;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-std::string bytes_of(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
+using test::read_all;
+using test::run;
+using test::TempDir;
 
 double eval_ppl(const std::string& model, const std::string& data, const fs::path& json) {
   std::string log;
@@ -61,7 +36,7 @@ double eval_ppl(const std::string& model, const std::string& data, const fs::pat
 TEST(LowRankPipeline, BranchesAreStoredReportedAndRunByEval) {
   LOAQ_REQUIRE_ASSET(model, "models/stories260K");
   LOAQ_REQUIRE_ASSET(data, "data");
-  TempDir t("eval");
+  TempDir t("lrpipe_eval");
   const std::string bin = LOAQ_BINARY, q = (t.p / "q").string(), plain = (t.p / "plain").string(),
                     merged = (t.p / "merged").string();
   const std::string args = " quantize -q --model " + model + " --data " + data +
@@ -125,7 +100,7 @@ TEST(LowRankPipeline, BranchesAreStoredReportedAndRunByEval) {
 TEST(LowRankPipeline, ResumeKeepsTheBranchesBitIdentical) {
   LOAQ_REQUIRE_ASSET(model, "models/llama-mini-7m");
   LOAQ_REQUIRE_ASSET(data, "data");
-  TempDir t("resume");
+  TempDir t("lrpipe_resume");
   const std::string bin = LOAQ_BINARY;
   for (const std::string lr : {"--lowrank lqer --rank 8 --lowrank-bits 8,8",
                                "--lowrank loaq --lowrank-weighted --rank 4 --lowrank-bits 4,8 "
@@ -140,7 +115,7 @@ TEST(LowRankPipeline, ResumeKeepsTheBranchesBitIdentical) {
     EXPECT_EQ(run(bin + args + two.string() + " --stop-after-layer 2", &log), 75) << log;
     ASSERT_EQ(run(bin + args + two.string() + " --resume", &log), 0) << log;
     for (const char* f : {"quant_state.safetensors", "model.safetensors", "config.json"})
-      EXPECT_TRUE(bytes_of(one / f) == bytes_of(two / f)) << lr << ": " << f << " differs";
+      EXPECT_TRUE(read_all(one / f) == read_all(two / f)) << lr << ": " << f << " differs";
     const auto r1 = read_json_file((one / "report.json").string());
     const auto r2 = read_json_file((two / "report.json").string());
     ASSERT_EQ(r1.at("linears").size(), r2.at("linears").size());
