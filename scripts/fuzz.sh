@@ -5,14 +5,24 @@
 # crash, a sanitizer report, a timeout or an out-of-memory fails the script, with the input saved
 # under build/fuzz/artifacts/.
 #   scripts/fuzz.sh [SECONDS_PER_HARNESS (default 30)] [HARNESS...]
+#   scripts/fuzz.sh --runs N [HARNESS...]     # N executions each instead (no time bound)
 # Harnesses run $(nproc) at a time. Assets: $LOAQ_ASSETS (default ../shared) for the SentencePiece
 # model that the tokenizer_config.json harness loads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-30}
-shift || true
+bound=(-max_total_time=30)
+what="30 s"
+if [ "${1:-}" = "--runs" ]; then
+  bound=(-runs="$2")
+  what="a bound of $2 runs"
+  shift 2
+elif [ $# -gt 0 ]; then
+  bound=(-max_total_time="$1")
+  what="$1 s"
+  shift
+fi
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(safetensors config tokenizer_json jsonl gguf)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(safetensors config tokenizer_json jsonl gguf experiment resume)
 
 cxx=""
 for c in clang++ clang++-14; do
@@ -43,7 +53,7 @@ export TMPDIR=$(realpath "$tmp")
 run_one() {
   local h=$1 work=build/fuzz/corpus/$1
   mkdir -p "$work"
-  ./build/fuzz/fuzz_"$h" "$work" "tests/fuzz/corpus/$h" -max_total_time="$seconds" -timeout=20 \
+  ./build/fuzz/fuzz_"$h" "$work" "tests/fuzz/corpus/$h" "${bound[@]}" -timeout=20 \
     -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="build/fuzz/artifacts/$h-" >"build/fuzz/$h.log" 2>&1
 }
@@ -66,7 +76,8 @@ for i in "${!pids[@]}"; do
 done
 for h in "${harnesses[@]}"; do
   runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "build/fuzz/$h.log" | grep -o '[0-9]*$' || echo "?")
-  echo "fuzz.sh: fuzz_$h: $runs executions in ${seconds} s"
+  secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "build/fuzz/$h.log" | grep -o '[0-9]* second' || echo "?")
+  echo "fuzz.sh: fuzz_$h: $runs executions (${what}; ${secs}s)"
 done
 rm -rf "$tmp"
 [ $status -eq 0 ] && echo "fuzz.sh: no finding"

@@ -224,6 +224,39 @@ TEST_F(Bench, ReportTableMatchesTheJobsResults) {
   EXPECT_TRUE(nlohmann::json::parse(slurp(out / "results.json"))["jobs"].size() == 4);
 }
 
+// --archive keeps finished results across machines: a run on a fresh output folder takes them
+// from the archive instead of rerunning, and the report is the same; a result filed under another
+// job's hash is refused.
+TEST_F(Bench, ArchivedResultsAreRestoredOnAFreshOutputFolder) {
+  const fs::path exp =
+      experiment("arch", "{method: [gptq, loaq], wbits: 2, nsamples: 8, seqlen: 64}", "[0]");
+  const fs::path archive = dir_ / "runs" / "arch";
+  const CliResult a = run_loaq({"bench", "run", exp.string(), "--out", (dir_ / "a").string(),
+                                "--archive", archive.string(), "-q"});
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  const auto first = results(dir_ / "a");
+  ASSERT_EQ(first.size(), 2u);
+  for (const auto& [h, j] : first)
+    EXPECT_EQ(nlohmann::json::parse(slurp(archive / (h + ".json"))), j);
+
+  const CliResult b = run_loaq({"bench", "run", exp.string(), "--out", (dir_ / "b").string(),
+                                "--archive", archive.string(), "-q"});
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_TRUE(b.has("2 jobs, 2 finished earlier (skipped; 2 from the archive")) << b.output;
+  EXPECT_TRUE(b.has("0 to run")) << b.output;
+  EXPECT_EQ(results(dir_ / "b"), first);
+  EXPECT_EQ(slurp(dir_ / "b" / "tables" / "t1.md"), slurp(dir_ / "a" / "tables" / "t1.md"));
+
+  // A result under the wrong name.
+  const std::string h0 = first.begin()->first, h1 = std::next(first.begin())->first;
+  fs::copy_file(archive / (h0 + ".json"), archive / (h1 + ".json"),
+                fs::copy_options::overwrite_existing);
+  const CliResult c = run_loaq({"bench", "run", exp.string(), "--out", (dir_ / "c").string(),
+                                "--archive", archive.string(), "-q"});
+  EXPECT_EQ(c.exit_code, 1) << c.output;
+  EXPECT_TRUE(c.has(h1 + ".json: field 'hash' is '" + h0 + "'")) << c.output;
+}
+
 TEST_F(Bench, TuneChoosesFromTheGridWithGptqAsACandidate) {
   const fs::path out = dir_ / "tune";
   const CliResult r = run_loaq(

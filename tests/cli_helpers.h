@@ -42,6 +42,10 @@ inline std::string read_all(const std::filesystem::path& f) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+inline void write_all(const std::filesystem::path& f, const std::string& bytes) {
+  std::ofstream(f, std::ios::binary) << bytes;
+}
+
 // The regular files below `dir`, relative and sorted.
 inline std::vector<std::string> files_below(const std::filesystem::path& dir) {
   std::vector<std::string> v;

@@ -104,6 +104,48 @@ TEST(Streaming, ResumeRefusesAnotherRunAndStartsFreshWithoutState) {
       << log;
 }
 
+// state.json is checked before anything uses it: its stream names are deleted by name once the
+// next layer is committed, so a path in them must never reach the file system; its integers must be
+// integers in range (a float converted to int is undefined behaviour).
+TEST(Streaming, ResumeStateIsCheckedBeforeUse) {
+  LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  TempDir t("stream_state");
+  const std::string cmd = quantize_cmd(dir, data, t.p / "b", "--method gptq --wbits 2");
+  std::string log;
+  ASSERT_EQ(run(cmd + " --stop-after-layer 1", &log), 75) << log;
+  const fs::path state = t.p / "b.partial/resume/state.json";
+  const auto good = nlohmann::json::parse(test::read_all(state));
+  const fs::path victim = t.p / "victim.txt";
+  test::write_all(victim, "not loaq's\n");
+  const auto tampered = [&](const std::string& field, const nlohmann::json& value) {
+    auto j = good;
+    if (field == "damp_raises")
+      j["report"]["linears"][0][field] = value;
+    else
+      j[field] = value;
+    test::write_all(state, j.dump());
+  };
+  tampered("streams", {good["streams"][0], "../../victim.txt"});
+  EXPECT_EQ(run(cmd + " --resume", &log), 1) << log;
+  EXPECT_NE(log.find("state.json: field 'streams' names '../../victim.txt'"), std::string::npos)
+      << log;
+  EXPECT_TRUE(fs::exists(victim));
+  tampered("layers_done", 1e30);
+  EXPECT_EQ(run(cmd + " --resume", &log), 1) << log;
+  EXPECT_NE(log.find("field 'layers_done'"), std::string::npos) << log;
+  tampered("layers_done", 99);
+  EXPECT_EQ(run(cmd + " --resume", &log), 1) << log;
+  EXPECT_NE(log.find("outside [0, 5]"), std::string::npos) << log;
+  tampered("damp_raises", 1e30);
+  EXPECT_EQ(run(cmd + " --resume", &log), 1) << log;
+  EXPECT_NE(log.find("field 'damp_raises' = 1e+30 is out of range"), std::string::npos) << log;
+  // The intact state still resumes.
+  test::write_all(state, good.dump());
+  ASSERT_EQ(run(cmd + " --resume", &log), 0) << log;
+  EXPECT_TRUE(fs::exists(victim));
+}
+
 // SIGKILL at a random moment, five times, then --resume until done: the same files as an
 // uninterrupted run, and never a directory at --out before the run completes.
 TEST(Streaming, KilledAtRandomTimesResumesBitIdentical) {

@@ -28,7 +28,7 @@ namespace loaq::cli {
 namespace {
 
 struct BenchArgs {
-  std::string experiment, out, only, folder, docs;
+  std::string experiment, out, only, folder, docs, archive;
   int jobs = 1, retry = 0, threads = 0;
   bool dry_run = false, quiet = false, no_report = false;
   // tune
@@ -97,6 +97,12 @@ int run_bench(const BenchArgs& a) {
   o.retry = a.retry;
   o.threads = a.threads;
   o.progress = !a.quiet;
+  o.archive = a.archive;
+  if (!o.archive.empty()) {
+    std::error_code ec;
+    fs::create_directories(o.archive, ec);
+    if (ec) fail("--archive: cannot create '{}': {}", o.archive, ec.message());
+  }
   const study::RunSummary s = study::run_jobs(e, jobs, o);
   fmt::print("{}: {} ok, {} failed, {} skipped (finished earlier), {}\n", e.name, s.ok, s.failed,
              s.skipped, format_duration(s.seconds));
@@ -215,6 +221,9 @@ Runner add_bench(CLI::App& app) {
                   "Only the jobs whose settings match key=value[,key=value] (or a hash prefix)");
   run->add_option("--threads", a->threads, "Cores to split between the jobs (default: all)")
       ->check(CLI::Range(1, 4096));
+  run->add_option("--archive", a->archive,
+                  "Folder of finished results kept across machines (HASH.json): restored before "
+                  "running, and every job that finishes ok is added");
   run->add_flag("-q,--quiet", a->quiet, "No progress bar");
   run->add_flag("--no-report", a->no_report, "Do not write the report at the end");
   auto* rep = cmd->add_subcommand("report", "Tables, figures, results.csv of an experiment folder");

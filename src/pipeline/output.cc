@@ -201,7 +201,10 @@ void QuantOutput::open_as_root(const Checkpoint& src, const OutputOptions& o) {
       if (ec) fail("cannot remove '{}': {}", partial_, ec.message());
     } else {
       int64_t done = -1;
-      if (fs::exists(state)) done = read_json_file(state).value("layers_done", int64_t(-1));
+      if (fs::exists(state)) try {
+          done = read_resume_state(state, src.config().num_layers).layers_done;
+        } catch (const Error&) {  // a damaged state is still discarded with --force
+        }
       fail(
           "'{}' holds the state of an interrupted run{}: continue it with --resume, or discard it "
           "with --force",
@@ -217,14 +220,12 @@ void QuantOutput::open_as_root(const Checkpoint& src, const OutputOptions& o) {
   if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
     fail("'{}' is being written by another loaq run", partial_);
   if (fs::exists(state)) {
-    const auto j = read_json_file(state);
-    const std::string why = fingerprint_mismatch(j.value("fingerprint", nlohmann::json::object()),
-                                                 nlohmann::json(fingerprint_));
+    const ResumeState saved = read_resume_state(state, src.config().num_layers);
+    const std::string why = fingerprint_mismatch(saved.fingerprint, nlohmann::json(fingerprint_));
     if (!why.empty())
       fail("{}: cannot resume: {}; discard the partial state with --force", state, why);
-    layers_done_ = j.value("layers_done", int64_t(0));
-    for (const auto& f : j.value("streams", nlohmann::json::array()))
-      stream_files_.push_back(f.get<std::string>());
+    layers_done_ = saved.layers_done;
+    stream_files_ = saved.streams;
     fmt::print(stderr, "loaq: resuming '{}' after {} of {} layers\n", partial_, layers_done_,
                src.config().num_layers);
   }
@@ -246,7 +247,8 @@ std::optional<ResumedRun> QuantOutput::resumed(int64_t windows, int64_t seqlen, 
   if (layers_done_ == 0) return std::nullopt;
   ResumedRun r;
   const std::string state = part("state.json");
-  if (dist::is_root()) r.report = report_from_json(read_json_file(state).at("report"), state);
+  if (dist::is_root())
+    r.report = report_from_json(read_resume_state(state, src_.config().num_layers).report, state);
   r.streams.layers_done = layers_done_;
   if (windows > 0) {  // this rank's slices, named as layer_done() wrote them
     const int64_t H = src_.config().hidden_size;

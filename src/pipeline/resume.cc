@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "dist/dist.h"
+#include "io/json_file.h"
 
 namespace loaq {
 
@@ -60,9 +61,8 @@ nlohmann::ordered_json run_fingerprint(const Checkpoint& ckpt, const CalibSet& c
   return j;
 }
 
-std::string fingerprint_mismatch(const nlohmann::ordered_json& saved,
-                                 const nlohmann::ordered_json& now) {
-  const auto ranks = [](const nlohmann::ordered_json& j) {
+std::string fingerprint_mismatch(const nlohmann::json& saved, const nlohmann::json& now) {
+  const auto ranks = [](const nlohmann::json& j) {
     return j.contains("calibration") ? j["calibration"].value("ranks", int64_t(1)) : int64_t(1);
   };
   if (ranks(saved) != ranks(now))
@@ -114,37 +114,87 @@ nlohmann::ordered_json report_to_json(const QuantizeReport& r) {
   return j;
 }
 
-QuantizeReport report_from_json(const nlohmann::ordered_json& j, const std::string& file) {
+QuantizeReport report_from_json(const nlohmann::json& j, const std::string& file) {
+  const std::string where = file + ": report";
+  const auto object = [&](const nlohmann::json& v, const char* what) -> const nlohmann::json& {
+    if (!v.is_object()) fail("{}: malformed report: '{}' is not an object", file, what);
+    return v;
+  };
+  const auto array = [&](const nlohmann::json& v, const char* what) -> const nlohmann::json& {
+    if (!v.is_array()) fail("{}: malformed report: '{}' is not an array", file, what);
+    return v;
+  };
+  // A field of an object, by reference (json_get would copy it).
+  const auto field = [&](const nlohmann::json& o, const char* key) -> const nlohmann::json& {
+    const auto it = o.find(key);
+    if (it == o.end()) fail("{}: missing field '{}'", where, key);
+    return *it;
+  };
+  object(j, "report");
   QuantizeReport r;
-  try {
-    for (const auto& l : j.at("linears")) {
-      LinearReport x;
-      x.name = l.at("name").get<std::string>();
-      x.objective = l.at("rel_objective").get<double>();
-      x.damp = l.at("damp").get<double>();
-      x.damp_raises = l.at("damp_raises").get<int>();
-      x.dead_columns = l.at("dead_columns").get<int64_t>();
-      x.seconds = l.at("seconds").get<double>();
-      if (l.contains("lowrank")) {
-        const auto& b = l.at("lowrank");
-        x.lowrank_rank = b.at("rank").get<int64_t>();
-        x.lowrank_bytes = b.at("bytes").get<int64_t>();
-        x.objective_main = b.at("rel_objective_without").get<double>();
-        x.lowrank_fit = b.at("fit_rel_error").get<double>();
-        x.lowrank_seconds = b.at("seconds").get<double>();
-      }
-      r.linears.push_back(std::move(x));
+  for (const auto& l : array(field(j, "linears"), "linears")) {
+    object(l, "linears[]");
+    LinearReport x;
+    x.name = json_get<std::string>(l, "name", where);
+    x.objective = json_get<double>(l, "rel_objective", where);
+    x.damp = json_get<double>(l, "damp", where);
+    x.damp_raises = json_get<int>(l, "damp_raises", where);
+    x.dead_columns = json_get<int64_t>(l, "dead_columns", where);
+    x.seconds = json_get<double>(l, "seconds", where);
+    if (l.contains("lowrank")) {
+      const auto& b = object(l.at("lowrank"), "lowrank");
+      x.lowrank_rank = json_get<int64_t>(b, "rank", where);
+      x.lowrank_bytes = json_get<int64_t>(b, "bytes", where);
+      x.objective_main = json_get<double>(b, "rel_objective_without", where);
+      x.lowrank_fit = json_get<double>(b, "fit_rel_error", where);
+      x.lowrank_seconds = json_get<double>(b, "seconds", where);
     }
-    for (auto it = j.at("timings").begin(); it != j.at("timings").end(); ++it)
-      r.timings[it.key()] = it.value().get<double>();
-    r.calib_tokens = j.at("calib_tokens").get<int64_t>();
-    for (const auto& c : j.value("comm", nlohmann::ordered_json::array()))
-      r.comm.push_back({c.at("layer").get<int64_t>(), c.at("bytes").get<int64_t>(),
-                        c.at("seconds").get<double>()});
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: malformed report: {}", file, e.what());
+    r.linears.push_back(std::move(x));
   }
+  const auto& timings = object(field(j, "timings"), "timings");
+  for (auto it = timings.begin(); it != timings.end(); ++it)
+    r.timings[it.key()] = json_value_as<double>(it.value(), it.key().c_str(), where);
+  r.calib_tokens = json_get<int64_t>(j, "calib_tokens", where);
+  if (j.contains("comm"))
+    for (const auto& c : array(j.at("comm"), "comm")) {
+      object(c, "comm[]");
+      r.comm.push_back({json_get<int64_t>(c, "layer", where), json_get<int64_t>(c, "bytes", where),
+                        json_get<double>(c, "seconds", where)});
+    }
   return r;
+}
+
+ResumeState read_resume_state(const std::string& path, int64_t num_layers) {
+  const nlohmann::json j = read_json_file(path);
+  if (!j.is_object()) fail("{}: the resume state is not a JSON object", path);
+  ResumeState s;
+  const auto fp = json_get<nlohmann::json>(j, "fingerprint", path);
+  if (!fp.is_object()) fail("{}: field 'fingerprint' is not an object", path);
+  for (const char* part : {"model", "calibration", "settings"})
+    if (!fp.contains(part) || !fp.at(part).is_object())
+      fail("{}: the fingerprint has no '{}' object", path, part);
+  if (json_get_or<int64_t>(fp.at("calibration"), "ranks", path, 1) < 1)
+    fail("{}: field 'ranks' of the fingerprint must be at least 1", path);
+  s.fingerprint = fp;
+  s.layers_done = json_get<int64_t>(j, "layers_done", path);
+  if (s.layers_done < 0 || s.layers_done > num_layers)
+    fail("{}: field 'layers_done' = {} is outside [0, {}] (the model's layers)", path,
+         s.layers_done, num_layers);
+  const auto streams = json_get_or<nlohmann::json>(j, "streams", path, nlohmann::json::array());
+  if (!streams.is_array()) fail("{}: field 'streams' is not an array", path);
+  for (const auto& f : streams) {
+    const auto name = json_value_as<std::string>(f, "streams", path);
+    const bool plain = name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
+    const bool stream =
+        (name.starts_with("hq-") || name.starts_with("hf-")) && name.ends_with(".bin");
+    if (!plain || !stream)
+      fail("{}: field 'streams' names '{}', which is not a stream file of the resume folder", path,
+           name);
+    s.streams.push_back(name);
+  }
+  s.report = json_get<nlohmann::json>(j, "report", path);
+  if (!s.report.is_object()) fail("{}: field 'report' is not an object", path);
+  return s;
 }
 
 }  // namespace loaq

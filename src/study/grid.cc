@@ -95,6 +95,15 @@ std::string Job::get(const std::string& key) const {
 }
 
 JobGrid expand_grid(const Experiment& e, const std::string& assets, bool allow_missing_models) {
+  // A grid is a product: bound it before expanding it (a few lists of a hostile or mistyped file
+  // would otherwise ask for billions of jobs).
+  double jobs = double(e.models.size()) * double(e.seeds.size());
+  for (const auto& a : e.quantize) jobs *= double(a.values.size());
+  if (jobs > double(kMaxGridJobs))
+    fail(
+        "{}: the grid has {:.4g} jobs (models × seeds × every quantize list); at most {} are "
+        "supported",
+        e.file, jobs, kMaxGridJobs);
   std::vector<Model> models;
   for (const auto& m : e.models)
     models.push_back(resolve_model(m, e.file, assets, allow_missing_models));

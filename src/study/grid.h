@@ -37,6 +37,9 @@ struct JobGrid {
   std::vector<DroppedJob> dropped;
 };
 
+// The largest grid expand_grid makes (the paper's largest is a few hundred jobs).
+inline constexpr int64_t kMaxGridJobs = 100000;
+
 // `assets` is the shared assets folder: a model name without '/' is looked up under
 // assets/models first. Relative paths are relative to the experiment file's folder. A model folder
 // that does not exist is an error unless `allow_missing_models` (--dry-run: the paper's models).

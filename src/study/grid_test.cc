@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/error.h"
 #include "test_assets.h"
 
 namespace loaq::study {
@@ -56,6 +57,29 @@ quantize: {method: [none, gptq, loaq], wbits: [2, 3], alpha: [0.2, 0.6]}
 
 // The branch's options apply only with a branch, the descent's only with lowrank loaq; an RTN
 // job with a data-weighted branch is seeded.
+// A grid is bounded before it is expanded: a few lists must not ask for billions of jobs.
+TEST(Grid, TooLargeAGridIsRefusedBeforeExpanding) {
+  const Experiment e = exp_of(R"(
+name: big
+models: [a, b, c, d]
+seeds: [0, 1, 2, 3, 4, 5, 6, 7]
+quantize:
+  method: [rtn, gptq, gptaq, qronos, loaq]
+  wbits: [2, 3, 4, 5, 6, 7, 8]
+  group: [-1, 32, 64, 128, 256]
+  alpha: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+  beta: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+)");
+  try {
+    (void)expand_grid(e, "/nonexistent", true);
+    FAIL() << "a grid of 358,400 jobs was expanded";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("e.yaml: the grid has 3.584e+05 jobs"),
+              std::string::npos)
+        << err.what();
+  }
+}
+
 TEST(Grid, LowRankOptionsApplyOnlyWithABranch) {
   LOAQ_REQUIRE_ASSET(model, "models/stories260K");
   const auto assets = *test::assets_dir();

@@ -166,7 +166,20 @@ RunSummary run_jobs(const Experiment& e, const std::vector<Job>& jobs, const Run
   std::vector<size_t> pending;
   std::vector<int> attempts(jobs.size(), 0);
   for (size_t i = 0; i < jobs.size(); ++i) {
-    const auto r = read_result(job_paths(o.out, jobs[i].hash).result);
+    auto r = read_result(job_paths(o.out, jobs[i].hash).result);
+    if (!(r && r->ok()) && !o.archive.empty()) {
+      const std::string kept = (fs::path(o.archive) / (jobs[i].hash + ".json")).string();
+      if (auto a = read_result(kept); a && a->ok()) {
+        if (a->hash != jobs[i].hash)
+          fail("{}: field 'hash' is '{}', not the job's '{}' (its file name)", kept, a->hash,
+               jobs[i].hash);
+        const JobPaths p = job_paths(o.out, jobs[i].hash);
+        fs::create_directories(p.dir);
+        write_result(p.result, *a);
+        r = a;
+        ++sum.restored;
+      }
+    }
     if (r && r->ok()) {
       ++sum.skipped;
       continue;
@@ -179,9 +192,11 @@ RunSummary run_jobs(const Experiment& e, const std::vector<Job>& jobs, const Run
   const int workers = std::max(1, std::min<int>(o.jobs, int(pending.size())));
   const int threads = std::max(1, cores / std::max(1, o.jobs));
   fmt::print(
-      "{}: {} jobs, {} finished earlier (skipped), {} to run, {} at a time, {} thread{} "
+      "{}: {} jobs, {} finished earlier (skipped{}), {} to run, {} at a time, {} thread{} "
       "each\n",
-      e.name, sum.total, sum.skipped, pending.size(), workers, threads, threads == 1 ? "" : "s");
+      e.name, sum.total, sum.skipped,
+      sum.restored > 0 ? fmt::format("; {} from the archive {}", sum.restored, o.archive) : "",
+      pending.size(), workers, threads, threads == 1 ? "" : "s");
   std::fflush(stdout);
   if (pending.empty()) return sum;
 
@@ -218,6 +233,8 @@ RunSummary run_jobs(const Experiment& e, const std::vector<Job>& jobs, const Run
         }
         attempts[i] = r.attempts;
         write_result(job_paths(o.out, j.hash).result, r);
+        if (r.ok() && !o.archive.empty())
+          write_result((fs::path(o.archive) / (j.hash + ".json")).string(), r);
         if (r.ok()) break;
         if (a < o.retry) {
           std::lock_guard lock(mu);

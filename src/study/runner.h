@@ -21,10 +21,15 @@ struct RunOptions {
   int retry = 0;     // extra attempts for a job that fails
   int threads = 0;   // cores to split between the jobs (0: all of this machine's)
   bool progress = true;
+  // A folder of finished results kept across machines (e.g. committed beside the experiment):
+  // ARCHIVE/HASH.json is a job's result.json. Before running, each job without an "ok" result in
+  // `out` takes the archive's, when it has one; every job that finishes ok is copied there.
+  std::string archive;
 };
 
 struct RunSummary {
   int total = 0, skipped = 0, ok = 0, failed = 0;
+  int restored = 0;  // of the skipped: results taken from the archive
   std::vector<JobResult> failures;
   double seconds = 0;
 };

@@ -293,3 +293,78 @@ put("gguf", "gguf-kquants", gguf(gguf_kv[:2], [("q2k", [256, 1], 10), ("q3k", [2
 put("gguf", "gguf-align64", gguf([("general.alignment", 4, 64)], [("a", [32, 2], 8),
                                                                  ("b", [3], 0)], alignment=64))
 put("gguf", "gguf-empty", gguf([], []))
+
+# --- experiment files (YAML, `loaq bench`) -----------------------------------------------------
+put("experiment", "table-ablation", """name: fuzz-ablation
+description: GPTQ and LoaQ at 2 bits, with and without the second-order term
+out: bench-out/fuzz
+models: [llama-mini-7m, stories260K]
+seeds: [0, 1, 2]
+quantize: {method: [gptq, loaq], wbits: 2, nsamples: 128, seqlen: 256, no-soa: [false, true]}
+eval: {ppl: [wikitext2, c4], seqlen: 256, max_windows: 0, tasks: [piqa, arc_easy], limit: 50}
+report:
+  tables:
+    - {name: t5, kind: ablation, columns: [wikitext2, c4, acc], digits: 3}
+    - {name: t1, kind: methods, rows: method, sections: model, where: {wbits: "2"}}
+  figures:
+    - {name: fig, x: alpha, y: wikitext2, series: method, reference: gptq, logy: true}
+""")
+put("experiment", "lowrank-grid", """name: fuzz-lowrank
+out: bench-out/fuzz-lowrank
+models: [llama-mini-7m]
+seeds: [0]
+quantize:
+  method: [rtn, gptq, loaq]
+  wbits: [2, 3]
+  group: [-1, 128]
+  lowrank: [none, svd, lqer, qera, loaq]
+  rank: [8, 32]
+  lowrank-bits: ["16,16", "8,8", "4,8"]
+  lowrank-weighted: [false, true]
+  rotate: [false, true]
+  abits: [16, 4]
+eval: {ppl: [wikitext2]}
+keep_models: true
+report:
+  tables: [{name: main, kind: side_by_side, rows: lowrank, side_by_side: wbits, columns: [wikitext2]}]
+""")
+put("experiment", "minimal", "name: m\nmodels: [stories260K]\nquantize: {method: rtn, wbits: 4}\n")
+put("experiment", "crash-huge-grid", "name: big\nmodels: [a, b, c, d]\nseeds: [0, 1, 2, 3, 4, 5, 6, 7]\n"
+    "quantize:\n  method: [rtn, gptq, gptaq, qronos, loaq]\n  wbits: [2, 3, 4, 5, 6, 7, 8]\n"
+    "  group: [-1, 32, 64, 128, 256]\n  alpha: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]\n"
+    "  beta: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]\n  damp: [0.01, 0.02, 0.05, 0.1]\n")
+put("experiment", "anchors", "base: &b {method: gptq, wbits: 3}\nname: a\nmodels: [x]\n"
+    "quantize: *b\neval: {ppl: [c4], seqlen: 0, batch_tokens: 4096}\n")
+
+# --- resume states (first byte even: a quantize run's state.json; odd: a bench result.json) ------
+fingerprint = {
+    "model": {"dir": "/models/m", "files": [{"file": "model.safetensors", "bytes": 1024}],
+              "headers": "0123456789abcdef", "config": "fedcba9876543210"},
+    "calibration": {"windows": 4, "seqlen": 16, "ids": "00112233445566aa", "ranks": 1},
+    "settings": {"method": "gptq", "wbits": 4, "group": -1}}
+linear = {"name": "model.layers.0.self_attn.q_proj", "rel_objective": 0.0123, "damp": 0.01,
+          "damp_raises": 0, "dead_columns": 2, "seconds": 0.5}
+branch = dict(linear, lowrank={"rank": 32, "bytes": 8192, "rel_objective_without": 0.02,
+                               "fit_rel_error": 0.6, "seconds": 0.1})
+report = {"linears": [linear, branch], "timings": {"total": 3.5, "lowrank": 0.1},
+          "calib_tokens": 64, "comm": [{"layer": 0, "bytes": 4096, "seconds": 0.01}]}
+state = {"fingerprint": fingerprint, "layers_done": 2, "streams": ["hq-00002.bin", "hf-00002.bin"],
+         "report": report}
+put("resume", "state", b"\x00" + json.dumps(state, indent=1).encode())
+put("resume", "state-ranks", b"\x00" + json.dumps(dict(
+    state, fingerprint=dict(fingerprint, calibration=dict(fingerprint["calibration"], ranks=2)),
+    streams=["hq-00001.rank-0-of-2.bin", "hq-00001.rank-1-of-2.bin"], layers_done=1)).encode())
+put("resume", "state-settings-differ", b"\x00" + json.dumps(dict(
+    state, fingerprint=dict(fingerprint, settings={"method": "loaq", "wbits": 2}))).encode())
+put("resume", "crash-stream-path", b"\x00" + json.dumps(dict(
+    state, streams=["../../../important-file"])).encode())
+put("resume", "crash-float-to-int", b"\x00" + json.dumps(dict(
+    state, report=dict(report, linears=[dict(linear, damp_raises=1e30)]))).encode())
+put("resume", "crash-layers-done", b"\x00" + json.dumps(dict(state, layers_done=1e30)).encode())
+result = {"hash": "0123456789ab", "label": "gptq wbits=2", "status": "ok", "attempts": 1,
+          "settings": {"model": "llama-mini-7m", "seed": "0", "method": "gptq", "wbits": "2"},
+          "timings": {"quantize_seconds": 60.5, "eval_seconds": 20.25, "quant_seconds": 55.0},
+          "peak_rss_bytes": 1.5e9, "metrics": {"wikitext2": 208.15, "c4": 133.71}}
+put("resume", "result", b"\x01" + json.dumps(result, indent=2).encode())
+put("resume", "result-failed", b"\x01" + json.dumps(dict(
+    result, status="failed", failed_step="quantize", error="loaq: out of memory")).encode())
