@@ -1,5 +1,6 @@
-// Every experiment file of examples/paper/ parses and expands into a non-empty job grid whose
-// tables and figures name metrics it measures (the paper's models need not be on this machine).
+// Every experiment file of examples/paper/ and examples/lowrank/ parses and expands into a
+// non-empty job grid whose tables and figures name metrics it measures (the paper's models need not
+// be on this machine).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,9 +11,11 @@
 namespace loaq::study {
 namespace {
 
-TEST(PaperExamples, EveryExperimentFileIsValid) {
-  const std::filesystem::path dir = std::filesystem::path(LOAQ_SOURCE_DIR) / "examples" / "paper";
-  ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
+// The experiment files of examples/FOLDER that parse into non-empty grids with a table or figure.
+int valid_experiments(const char* folder) {
+  const std::filesystem::path dir = std::filesystem::path(LOAQ_SOURCE_DIR) / "examples" / folder;
+  EXPECT_TRUE(std::filesystem::is_directory(dir)) << dir;
+  if (!std::filesystem::is_directory(dir)) return 0;
   const std::string assets = test::assets_dir().value_or("/nonexistent");
   int n = 0;
   for (const auto& f : std::filesystem::directory_iterator(dir)) {
@@ -25,7 +28,15 @@ TEST(PaperExamples, EveryExperimentFileIsValid) {
     EXPECT_TRUE(!e.tables.empty() || !e.figures.empty());
     ++n;
   }
-  EXPECT_GE(n, 18);
+  return n;
+}
+
+TEST(PaperExamples, EveryExperimentFileIsValid) {
+  EXPECT_GE(valid_experiments("paper"), 18);
+}
+
+TEST(LowRankExamples, EveryExperimentFileIsValid) {
+  EXPECT_GE(valid_experiments("lowrank"), 4);
 }
 
 }  // namespace

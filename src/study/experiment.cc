@@ -149,7 +149,8 @@ std::string dataset_metric(const std::string& dataset) {
 }
 
 bool is_known_metric(const std::string& m, const EvalSpec& eval) {
-  if (m == "acc" || m == "quant_minutes" || m == "quant_seconds" || m == "peak_rss_gib")
+  if (m == "acc" || m == "quant_minutes" || m == "quant_seconds" || m == "peak_rss_gib" ||
+      m == "branch_mb" || m == "branch_pct" || m == "lowrank_seconds" || m == "lowrank_pct_time")
     return true;
   for (const auto& d : eval.ppl)
     if (dataset_metric(d) == m) return true;

@@ -75,7 +75,8 @@ Experiment load_experiment(const std::string& path);
 Experiment parse_experiment(const std::string& text, const std::string& where);
 
 // Metrics a table or figure may show: ppl datasets and zero-shot tasks of the evaluation, acc,
-// quant_minutes, quant_seconds, peak_rss_gib.
+// quant_minutes, quant_seconds, peak_rss_gib, and of a low-rank branch branch_mb, branch_pct,
+// lowrank_seconds, lowrank_pct_time (job_result.h).
 bool is_known_metric(const std::string& m, const EvalSpec& eval);
 // The metric name of an evaluation dataset: "wikitext2" stays, a path gives its file stem.
 std::string dataset_metric(const std::string& dataset);

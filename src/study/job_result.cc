@@ -2,7 +2,9 @@
 
 #include <filesystem>
 
+#include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/checkpoint.h"
 #include "io/json_file.h"
 #include "study/experiment.h"
 
@@ -71,6 +73,49 @@ void write_result(const std::string& path, const JobResult& r) {
   write_file_atomic(path, j.dump(2) + "\n");
 }
 
+namespace {
+
+// The low-rank branches of a quantize report: their deployed bytes (MB, and % of the source model
+// at 16 bits per parameter, its safetensors tensors counted) and their fitting time (s, and % of
+// the quantization's total).
+void add_branch_metrics(const nlohmann::json& r, const std::string& path,
+                        std::map<std::string, double>& m) {
+  double bytes = 0;
+  bool any = false;
+  if (auto l = r.find("linears"); l != r.end() && l->is_array())
+    for (const auto& x : *l)
+      if (x.is_object() && x.contains("lowrank")) {
+        bytes += json_get<double>(x.at("lowrank"), "bytes", path);
+        any = true;
+      }
+  if (!any) return;
+  m["branch_mb"] = bytes / 1e6;
+  if (auto d = r.find("model");
+      d != r.end() && d->is_string() && fs::is_directory(d->get<std::string>())) {
+    double params = 0;
+    try {
+      const Checkpoint source(d->get<std::string>());
+      for (const auto& f : source.files())
+        for (const auto& t : f.tensors()) {
+          double n = 1;
+          for (const int64_t s : t.shape) n *= double(s);
+          params += n;
+        }
+    } catch (const Error&) {  // the source model moved or changed: no percentage
+      params = 0;
+    }
+    if (params > 0) m["branch_pct"] = 100.0 * bytes / (2.0 * params);
+  }
+  if (auto t = r.find("timings"); t != r.end() && t->is_object() && t->contains("lowrank")) {
+    const double fit = json_get<double>(*t, "lowrank", path);
+    m["lowrank_seconds"] = fit;
+    const double total = json_get_or<double>(*t, "total", path, 0.0);
+    if (total > 0) m["lowrank_pct_time"] = 100.0 * fit / total;
+  }
+}
+
+}  // namespace
+
 std::map<std::string, double> collect_metrics(const std::string& report_path,
                                               const std::string& eval_path) {
   std::map<std::string, double> m;
@@ -88,6 +133,7 @@ std::map<std::string, double> collect_metrics(const std::string& report_path,
       m["quant_seconds"] = total;
       m["quant_minutes"] = total / 60.0;
     }
+    add_branch_metrics(r, report_path, m);
     if (auto mem = r.find("memory"); mem != r.end() && mem->contains("peak_rss"))
       m["peak_rss_gib"] = json_get<double>(*mem, "peak_rss", report_path) / double(1ull << 30);
   }

@@ -37,7 +37,9 @@ void write_result(const std::string& path, const JobResult& r);
 // Metrics of a finished job from its quantize report and eval output (either may be absent):
 // every perplexity under its dataset name, each task's score in % (acc_norm for arc_challenge and
 // hellaswag, acc otherwise, as the paper's table), acc (the paper's Acc, %), quant_seconds,
-// quant_minutes, peak_rss_gib.
+// quant_minutes, peak_rss_gib; with low-rank branches branch_mb (deployed bytes / 1e6), branch_pct
+// (of the source model at 16 bits per parameter), lowrank_seconds and lowrank_pct_time (of
+// quant_seconds).
 std::map<std::string, double> collect_metrics(const std::string& report_path,
                                               const std::string& eval_path);
 

@@ -20,6 +20,14 @@ std::string ResultRow::get(const std::string& key) const {
     const bool soa = get("no-soa") != "true", noa = get("no-noa") != "true";
     return soa && noa ? "loaq" : soa ? "loaq-noa" : noa ? "loaq-soa" : "loaq-both";
   }
+  if (key == "branch") {  // the low-rank branch: its rule, rank and precision
+    const std::string rule = get("lowrank"), rank = get("rank"), bits = get("lowrank-bits");
+    if (rule.empty() || rule == "none") return "none";
+    std::string b = rule + (rank.empty() ? "" : " r=" + rank);
+    if (const size_t c = bits.find(','); c != std::string::npos && bits != "16,16")
+      b += " W" + bits.substr(0, c) + "A" + bits.substr(c + 1);
+    return b;
+  }
   auto it = settings.find(key);
   return it == settings.end() ? "" : it->second;
 }

@@ -13,7 +13,8 @@ struct ResultRow {
   std::map<std::string, std::string> settings;  // model, seed, method, options
   std::map<std::string, double> metrics;
   JobResult result;
-  // A setting, or "" when absent. "ablation" is derived from method, no-soa and no-noa.
+  // A setting, or "" when absent. "ablation" is derived from method, no-soa and no-noa; "branch"
+  // from lowrank, rank and lowrank-bits ("none", "svd r=32", "loaq r=32 W8A8").
   std::string get(const std::string& key) const;
 };
 

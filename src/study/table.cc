@@ -98,7 +98,11 @@ std::string display_metric(const std::string& m) {
       {"acc", "Acc"},
       {"quant_minutes", "minutes"},
       {"quant_seconds", "seconds"},
-      {"peak_rss_gib", "peak GiB"}};
+      {"peak_rss_gib", "peak GiB"},
+      {"branch_mb", "branch MB"},
+      {"branch_pct", "branch % of model"},
+      {"lowrank_seconds", "fit s"},
+      {"lowrank_pct_time", "fit % of run"}};
   std::string n = m;
   for (const auto& [k, v] : names)
     if (k == m) n = v;
@@ -115,6 +119,7 @@ std::string display_value(const std::string& key, const std::string& v) {
       if (k == v) return d;
     return v;
   }
+  if (key == "branch") return v == "none" ? "no branch" : v;
   if (key == "wbits") return v + "-bit";
   if (key == "rotate") return v == "hadamard" ? "Hadamard" : v == "none" ? "No transform" : v;
   if (key == "grid") return v == "minmax" ? "Min-max" : v == "neuqi" ? "NeUQI" : v;

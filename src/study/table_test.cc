@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <vector>
+
 #include "core/error.h"
 
 namespace loaq::study {
@@ -107,6 +110,39 @@ TEST(Table, AblationRowsAndMixedCellsRefused) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("table t5: the cell"), std::string::npos) << e.what();
   }
+}
+
+// rows: branch, derived from lowrank, rank and lowrank-bits: one row per rule, rank and precision,
+// no branch first as in the grid.
+TEST(Table, BranchRowsFromRuleRankAndBits) {
+  ResultSet rs;
+  rs.setting_keys = {"method", "lowrank", "rank", "lowrank-bits", "seed"};
+  const std::vector<std::map<std::string, std::string>> branches = {
+      {{"lowrank", "none"}},
+      {{"lowrank", "svd"}, {"rank", "8"}, {"lowrank-bits", "16,16"}},
+      {{"lowrank", "svd"}, {"rank", "32"}, {"lowrank-bits", "16,16"}},
+      {{"lowrank", "loaq"}, {"rank", "32"}, {"lowrank-bits", "8,8"}},
+      {{"lowrank", "loaq"}, {"rank", "32"}, {"lowrank-bits", "4,8"}}};
+  for (size_t b = 0; b < branches.size(); ++b)
+    for (const char* seed : {"0", "1"}) {
+      ResultRow r;
+      r.settings = branches[b];
+      r.settings["method"] = "gptq";
+      r.settings["seed"] = seed;
+      r.metrics = {{"c4", 100.0 - double(b) - (seed[0] - '0')}};
+      r.result.status = "ok";
+      rs.rows.push_back(r);
+    }
+  TableSpec spec;
+  spec.name = "lr";
+  spec.rows = "branch";
+  spec.columns = {"c4"};
+  const Table t = build_table(spec, rs);
+  ASSERT_EQ(t.blocks.size(), 1u);
+  EXPECT_EQ(t.blocks[0].rows, (std::vector<std::string>{"no branch", "svd r=8", "svd r=32",
+                                                        "loaq r=32 W8A8", "loaq r=32 W4A8"}));
+  EXPECT_DOUBLE_EQ(t.blocks[0].cells[3][0].stat.mean, 96.5);
+  EXPECT_TRUE(t.blocks[0].cells[4][0].bold);
 }
 
 }  // namespace
