@@ -6,7 +6,7 @@
 # under build/fuzz/artifacts/.
 #   scripts/fuzz.sh [SECONDS_PER_HARNESS (default 30)] [HARNESS...]
 #   scripts/fuzz.sh --runs N [HARNESS...]     # N executions each instead (no time bound)
-# Harnesses run $(nproc) at a time. Assets: $LOAQ_ASSETS (default ../shared) for the SentencePiece
+# Harnesses run $(nproc) at a time. $FUZZ_MAX_LEN bounds the input length (default 65536 bytes). Assets: $LOAQ_ASSETS (default ../shared) for the SentencePiece
 # model that the tokenizer_config.json harness loads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,26 +54,28 @@ run_one() {
   local h=$1 work=build/fuzz/corpus/$1
   mkdir -p "$work"
   ./build/fuzz/fuzz_"$h" "$work" "tests/fuzz/corpus/$h" "${bound[@]}" -timeout=20 \
-    -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
+    -rss_limit_mb=2560 -max_len="${FUZZ_MAX_LEN:-65536}" -print_final_stats=1 \
     -artifact_prefix="build/fuzz/artifacts/$h-" >"build/fuzz/$h.log" 2>&1
 }
 
 status=0
-pids=()
-names=()
-for h in "${harnesses[@]}"; do
-  run_one "$h" &
-  pids+=($!)
-  names+=("$h")
-  if [ ${#pids[@]} -ge "$(nproc)" ]; then
-    if ! wait "${pids[0]}"; then status=1; echo "fuzz.sh: fuzz_${names[0]} FAILED:"; tail -40 "build/fuzz/${names[0]}.log"; fi
-    pids=("${pids[@]:1}")
-    names=("${names[@]:1}")
+declare -A running=()  # pid → harness
+reap() {  # waits for any one harness and reports a failure
+  local pid rc=0
+  wait -n -p pid "${!running[@]}" || rc=$?
+  if [ $rc -ne 0 ]; then
+    status=1
+    echo "fuzz.sh: fuzz_${running[$pid]} FAILED:"
+    tail -40 "build/fuzz/${running[$pid]}.log"
   fi
+  unset "running[$pid]"
+}
+for h in "${harnesses[@]}"; do
+  [ ${#running[@]} -lt "$(nproc)" ] || reap
+  run_one "$h" &
+  running[$!]=$h
 done
-for i in "${!pids[@]}"; do
-  if ! wait "${pids[$i]}"; then status=1; echo "fuzz.sh: fuzz_${names[$i]} FAILED:"; tail -40 "build/fuzz/${names[$i]}.log"; fi
-done
+while [ ${#running[@]} -gt 0 ]; do reap; done
 for h in "${harnesses[@]}"; do
   runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "build/fuzz/$h.log" | grep -o '[0-9]*$' || echo "?")
   secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "build/fuzz/$h.log" | grep -o '[0-9]* second' || echo "?")

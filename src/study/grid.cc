@@ -21,16 +21,20 @@ struct Model {
 
 Model resolve_model(const std::string& name, const std::string& exp_file, const std::string& assets,
                     bool allow_missing) {
+  if (name.empty()) fail("{}: models: an empty model name", exp_file);
+  // Every file system call takes an error code: a name the OS refuses (too long, a NUL) is a
+  // missing model, never an exception.
+  std::error_code ec;
   if (name.find('/') == std::string::npos) {
     const fs::path p = fs::path(assets) / "models" / name;
-    if (fs::is_directory(p)) return {name, p.lexically_normal().string(), "assets:" + name};
+    if (fs::is_directory(p, ec)) return {name, p.lexically_normal().string(), "assets:" + name};
   }
   fs::path p(name);
   if (p.is_relative()) p = fs::path(exp_file).parent_path() / p;
-  std::error_code ec;
-  const fs::path abs = fs::weakly_canonical(fs::absolute(p), ec);
+  fs::path abs = fs::absolute(p, ec);
+  if (!ec) abs = fs::weakly_canonical(abs, ec);
   const std::string path = ec ? p.string() : abs.string();
-  if (!fs::is_directory(path) && !allow_missing)
+  if (!fs::is_directory(path, ec) && !allow_missing)
     fail("{}: models: '{}' is neither a folder under {}/models nor a model folder ({})", exp_file,
          name, assets, path);
   return {name, path, path};

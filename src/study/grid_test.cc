@@ -80,6 +80,24 @@ quantize:
   }
 }
 
+// Found by fuzz_experiment: an empty model name (std::filesystem::absolute threw), a name the OS
+// refuses (too long for a file name). Errors naming the file, or a missing model with --dry-run.
+TEST(Grid, ModelNamesTheFileSystemRefusesAreErrors) {
+  try {
+    (void)expand_grid(exp_of("name: e\nmodels: [\"\"]\nquantize: {method: rtn}\n"), "/nonexistent",
+                      true);
+    FAIL() << "an empty model name was accepted";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("e.yaml: models: an empty model name"),
+              std::string::npos)
+        << err.what();
+  }
+  const std::string long_name(5000, 'm');
+  const auto yaml = "name: e\nmodels: [" + long_name + "]\nquantize: {method: rtn}\n";
+  EXPECT_EQ(expand_grid(exp_of(yaml), "/nonexistent", true).jobs.size(), 1u);
+  EXPECT_THROW((void)expand_grid(exp_of(yaml), "/nonexistent", false), Error);
+}
+
 TEST(Grid, LowRankOptionsApplyOnlyWithABranch) {
   LOAQ_REQUIRE_ASSET(model, "models/stories260K");
   const auto assets = *test::assets_dir();

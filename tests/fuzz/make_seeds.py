@@ -368,3 +368,5 @@ result = {"hash": "0123456789ab", "label": "gptq wbits=2", "status": "ok", "atte
 put("resume", "result", b"\x01" + json.dumps(result, indent=2).encode())
 put("resume", "result-failed", b"\x01" + json.dumps(dict(
     result, status="failed", failed_step="quantize", error="loaq: out of memory")).encode())
+# Found by fuzz_experiment in session 6: an empty model name made std::filesystem::absolute throw.
+put("experiment", "crash-empty-model-name", 'name: e\nmodels: [""]\nquantize: {method: rtn}\n')
