@@ -101,8 +101,7 @@ std::string Job::get(const std::string& key) const {
 JobGrid expand_grid(const Experiment& e, const std::string& assets, bool allow_missing_models) {
   // A grid is a product: bound it before expanding it (a few lists of a hostile or mistyped file
   // would otherwise ask for billions of jobs).
-  double jobs = double(e.models.size()) * double(e.seeds.size());
-  for (const auto& a : e.quantize) jobs *= double(a.values.size());
+  const double jobs = grid_size(e);
   if (jobs > double(kMaxGridJobs))
     fail(
         "{}: the grid has {:.4g} jobs (models × seeds × every quantize list); at most {} are "

@@ -40,6 +40,14 @@ struct JobGrid {
 // The largest grid expand_grid makes (the paper's largest is a few hundred jobs).
 inline constexpr int64_t kMaxGridJobs = 100000;
 
+// The grid's size before anything is dropped: models × seeds × every quantize list (as a double,
+// so that a hostile file cannot overflow it).
+inline double grid_size(const Experiment& e) {
+  double jobs = double(e.models.size()) * double(e.seeds.size());
+  for (const auto& a : e.quantize) jobs *= double(a.values.size());
+  return jobs;
+}
+
 // `assets` is the shared assets folder: a model name without '/' is looked up under
 // assets/models first. Relative paths are relative to the experiment file's folder. A model folder
 // that does not exist is an error unless `allow_missing_models` (--dry-run: the paper's models).

@@ -15,8 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const loaq::study::Experiment e = loaq::study::parse_experiment(text, "fuzz.yaml");
     // Grids above 1,000 jobs are valid but slow to expand under the sanitizers (tens of thousands
     // of jobs take seconds): they are parsed only, beyond kMaxGridJobs refused (Grid unit test).
-    double jobs = double(e.models.size()) * double(e.seeds.size());
-    for (const auto& a : e.quantize) jobs *= double(a.values.size());
+    const double jobs = loaq::study::grid_size(e);
     if (jobs > 1000 && jobs <= double(loaq::study::kMaxGridJobs)) return 0;
     const auto grid = loaq::study::expand_grid(e, loaq::fuzz::work_dir().string(), true);
     for (const auto& j : grid.jobs) {
