@@ -247,8 +247,38 @@ TEST_F(Bench, ArchivedResultsAreRestoredOnAFreshOutputFolder) {
   EXPECT_EQ(results(dir_ / "b"), first);
   EXPECT_EQ(slurp(dir_ / "b" / "tables" / "t1.md"), slurp(dir_ / "a" / "tables" / "t1.md"));
 
-  // A result under the wrong name.
+  // Every result records the numerics it was measured with; an archived result of other BLAS
+  // kernels or another thread count is not used: that job runs again and replaces it.
   const std::string h0 = first.begin()->first, h1 = std::next(first.begin())->first;
+  for (const auto& [h, j] : first) {
+    EXPECT_TRUE(j["environment"]["blas_kernels"].is_string()) << j.dump(1);
+    EXPECT_FALSE(j["environment"]["blas_kernels"].get<std::string>().empty()) << j.dump(1);
+    EXPECT_GE(j["environment"]["threads"].get<int>(), 1) << j.dump(1);
+  }
+  {
+    auto other = nlohmann::json::parse(slurp(archive / (h1 + ".json")));
+    other["environment"]["blas_kernels"] = "SomeOtherCpu";
+    other["metrics"]["c4"] = 1.0;  // a value this run cannot give
+    std::ofstream(archive / (h1 + ".json")) << other.dump(2);
+  }
+  const CliResult d = run_loaq({"bench", "run", exp.string(), "--out", (dir_ / "d").string(),
+                                "--archive", archive.string(), "-q"});
+  ASSERT_EQ(d.exit_code, 0) << d.output;
+  EXPECT_TRUE(d.has("2 jobs, 1 finished earlier (skipped; 1 from the archive")) << d.output;
+  EXPECT_TRUE(d.has("1 archived result(s) not used: measured with SomeOtherCpu kernels"))
+      << d.output;
+  const auto rerun = results(dir_ / "d").at(h1)["metrics"];
+  int perplexities = 0;
+  for (const auto& [k, v] : first.at(h1)["metrics"].items())
+    if (k != "quant_seconds" && k != "quant_minutes" && k != "peak_rss_gib") {
+      EXPECT_EQ(rerun[k], v) << k;
+      ++perplexities;
+    }
+  EXPECT_GE(perplexities, 1) << rerun.dump(1);
+  EXPECT_EQ(nlohmann::json::parse(slurp(archive / (h1 + ".json")))["environment"],
+            first.at(h1)["environment"]);
+
+  // A result under the wrong name.
   fs::copy_file(archive / (h0 + ".json"), archive / (h1 + ".json"),
                 fs::copy_options::overwrite_existing);
   const CliResult c = run_loaq({"bench", "run", exp.string(), "--out", (dir_ / "c").string(),

@@ -1,6 +1,7 @@
 #pragma once
 // Thin wrappers over CBLAS in the row-major convention of the rest of the code.
 #include <cstdint>
+#include <string>
 
 namespace loaq {
 
@@ -13,5 +14,9 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 // Hugging Face checkpoints.
 void linear(const float* x, int64_t m, int64_t k, const float* w, int64_t n, float* y,
             float beta = 0.0f);
+
+// The name of the kernels this process's OpenBLAS runs ("Haswell", "Cooperlake", ...): its choice
+// by CPU, or OPENBLAS_CORETYPE's. Results can differ in the last bits between kernels.
+std::string blas_kernels();
 
 }  // namespace loaq

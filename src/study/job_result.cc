@@ -38,6 +38,11 @@ std::optional<JobResult> read_result(const std::string& path) {
     r.quant_seconds = json_get_or<double>(*t, "quant_seconds", path, 0.0);
   }
   r.peak_rss_bytes = json_get_or<double>(j, "peak_rss_bytes", path, 0.0);
+  if (auto e = j.find("environment"); e != j.end()) {
+    if (!e->is_object()) fail("{}: field 'environment' must be an object", path);
+    r.blas_kernels = json_get_or<std::string>(*e, "blas_kernels", path, "");
+    r.threads = json_get_or<int>(*e, "threads", path, 0);
+  }
   if (auto s = j.find("settings"); s != j.end()) {
     if (!s->is_object()) fail("{}: field 'settings' must be an object", path);
     for (const auto& [k, v] : s->items())
@@ -67,6 +72,8 @@ void write_result(const std::string& path, const JobResult& r) {
                   {"eval_seconds", r.eval_seconds},
                   {"quant_seconds", r.quant_seconds}};
   j["peak_rss_bytes"] = r.peak_rss_bytes;
+  if (!r.blas_kernels.empty() || r.threads > 0)
+    j["environment"] = {{"blas_kernels", r.blas_kernels}, {"threads", r.threads}};
   nlohmann::ordered_json m = nlohmann::ordered_json::object();
   for (const auto& [k, v] : r.metrics) m[k] = v;
   j["metrics"] = m;

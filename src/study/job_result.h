@@ -27,6 +27,10 @@ struct JobResult {
   double peak_rss_bytes = 0;  // the larger of the two processes' peaks
   std::vector<std::pair<std::string, std::string>> settings;  // model, seed, options
   std::map<std::string, double> metrics;
+  // What the bits depend on beyond the settings: the BLAS kernels (core/blas.h) and the threads
+  // of each process. Empty / 0 in results written before they were recorded.
+  std::string blas_kernels;
+  int threads = 0;
   bool ok() const { return status == "ok"; }
 };
 

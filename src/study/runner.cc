@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/blas.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "io/atomic_file.h"
@@ -90,6 +91,8 @@ JobResult run_once(const Experiment& e, const Job& j, const RunOptions& o, int t
   r.label = j.label;
   r.attempts = attempts_before + 1;
   r.settings = settings_of(j);
+  r.blas_kernels = blas_kernels();
+  r.threads = threads;
   const std::vector<std::pair<std::string, std::string>> env = {
       {"OMP_NUM_THREADS", std::to_string(threads)}};
   auto failed = [&](const char* step, const ProcessResult& pr, const std::string& log) {
@@ -165,14 +168,32 @@ RunSummary run_jobs(const Experiment& e, const std::vector<Job>& jobs, const Run
   sum.total = int(jobs.size());
   std::vector<size_t> pending;
   std::vector<int> attempts(jobs.size(), 0);
+  const int cores =
+      o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = std::max(1, cores / std::max(1, o.jobs));
+  const std::string kernels = blas_kernels();
+  std::string other_numerics;  // an archived result measured with other kernels or threads
+  int not_restored = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
     auto r = read_result(job_paths(o.out, jobs[i].hash).result);
     if (!(r && r->ok()) && !o.archive.empty()) {
       const std::string kept = (fs::path(o.archive) / (jobs[i].hash + ".json")).string();
-      if (auto a = read_result(kept); a && a->ok()) {
+      auto a = read_result(kept);
+      if (a && !a->ok()) a.reset();
+      if (a) {
         if (a->hash != jobs[i].hash)
           fail("{}: field 'hash' is '{}', not the job's '{}' (its file name)", kept, a->hash,
                jobs[i].hash);
+        if ((!a->blas_kernels.empty() && a->blas_kernels != kernels) ||
+            (a->threads > 0 && a->threads != threads)) {
+          // Its bits need not be this run's: run the job again (and replace the archived file).
+          if (other_numerics.empty())
+            other_numerics = fmt::format("{} kernels, {} thread(s)", a->blas_kernels, a->threads);
+          ++not_restored;
+          a.reset();
+        }
+      }
+      if (a) {
         const JobPaths p = job_paths(o.out, jobs[i].hash);
         fs::create_directories(p.dir);
         write_result(p.result, *a);
@@ -187,10 +208,12 @@ RunSummary run_jobs(const Experiment& e, const std::vector<Job>& jobs, const Run
     if (r) attempts[i] = r->attempts;
     pending.push_back(i);
   }
-  const int cores =
-      o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   const int workers = std::max(1, std::min<int>(o.jobs, int(pending.size())));
-  const int threads = std::max(1, cores / std::max(1, o.jobs));
+  if (not_restored > 0)
+    fmt::print(
+        "{}: {} archived result(s) not used: measured with {} (first of them), this run has {} "
+        "kernels and {} thread(s) per job; they run again\n",
+        o.archive, not_restored, other_numerics, kernels, threads);
   fmt::print(
       "{}: {} jobs, {} finished earlier (skipped{}), {} to run, {} at a time, {} thread{} "
       "each\n",
