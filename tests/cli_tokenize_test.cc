@@ -16,8 +16,10 @@
 #include <set>
 #include <sstream>
 
+#include "io/checkpoint.h"
 #include "io/json_file.h"
 #include "test_assets.h"
+#include "text/calibration.h"
 #include "text/datasets.h"
 #include "text/tokenizer.h"
 
@@ -282,6 +284,52 @@ TEST(CliTokenize, PlainIdsAndErrors) {
       capture(bin + " tokenize --model " + dir.path().string() + " --text x 2>&1", &status);
   EXPECT_EQ(status, 1);
   EXPECT_NE(err.find((dir.path() / "tokenizer.json").string()), std::string::npos) << err;
+}
+
+// `loaq calib`: the text of the windows `loaq quantize` draws. Re-tokenized, it gives those
+// windows' ids up to the seams (a window boundary falls inside a word).
+TEST(CliTokenize, CalibWritesTheQuantizeWindowsAsText) {
+  LOAQ_REQUIRE_ASSET(model, "models/llama-mini-7m");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  const std::string bin = LOAQ_BINARY;
+  TempDir dir("loaq_calib");
+  const std::string txt = (dir.path() / "calib.txt").string();
+  int status = -1;
+  const std::string said = capture(bin + " calib --model " + model + " --data " + data +
+                                       " --nsamples 8 --seqlen 64 --seed 3 --out " + txt + " 2>&1",
+                                   &status);
+  ASSERT_EQ(status, 0) << said;
+  EXPECT_NE(said.find("8 windows of 64 tokens"), std::string::npos) << said;
+
+  const Checkpoint ckpt(model);
+  const auto tok = load_model_tokenizer(model, ckpt.config());
+  CalibConfig c;
+  c.nsamples = 8;
+  c.seqlen = 64;
+  c.seed = 3;
+  const CalibSet set = sample_calibration(*tok, c, data);
+  const std::vector<int32_t> again = tok->encode_with_special(read_file(txt), false);
+  // Each window on its own round-trips; the whole stream within a few seam tokens.
+  for (int64_t w = 0; w < set.nsamples; ++w) {
+    const std::span<const int32_t> ids(set.ids.data() + w * 64, 64);
+    const std::string piece = tok->decode(ids);
+    EXPECT_NE(read_file(txt).find(piece), std::string::npos) << "window " << w;
+  }
+  EXPECT_NEAR(double(again.size()), 8.0 * 64, 8.0 * 64 * 0.05);
+  // The same seed, the same bytes; another seed, other windows.
+  const std::string other = (dir.path() / "other.txt").string();
+  ASSERT_EQ(run(bin + " calib --model " + model + " --data " + data +
+                " --nsamples 8 --seqlen 64 --seed 4 --out " + other + " > /dev/null"),
+            0);
+  EXPECT_NE(read_file(other), read_file(txt));
+  // Longer than the model's context: a clear error, nothing written.
+  const std::string err =
+      capture(bin + " calib --model " + model + " --data " + data + " --seqlen 4096 --out " +
+                  (dir.path() / "x.txt").string() + " 2>&1",
+              &status);
+  EXPECT_EQ(status, 1) << err;
+  EXPECT_NE(err.find("exceeds the model's context of 2048"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir.path() / "x.txt"));
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ Runner add_layer(CLI::App& app);
 Runner add_export(CLI::App& app);
 Runner add_inspect(CLI::App& app);
 Runner add_bench(CLI::App& app);
+Runner add_calib(CLI::App& app);
 
 // Prints what an export wrote (used by `export` and `quantize --export`).
 void print_export_summary(const ExportSummary& s, const std::string& format);

@@ -41,8 +41,8 @@ int main(int argc, char** argv) {
       {"quantize", loaq::cli::add_quantize(app)}, {"eval", loaq::cli::add_eval(app)},
       {"sweep", loaq::cli::add_sweep(app)},       {"layer", loaq::cli::add_layer(app)},
       {"tokenize", loaq::cli::add_tokenize(app)}, {"export", loaq::cli::add_export(app)},
-      {"inspect", loaq::cli::add_inspect(app)},
-      {"bench", loaq::cli::add_bench(app)},
+      {"inspect", loaq::cli::add_inspect(app)},   {"bench", loaq::cli::add_bench(app)},
+      {"calib", loaq::cli::add_calib(app)},
   };
   try {
     const loaq::dist::Session session(&argc, &argv);
