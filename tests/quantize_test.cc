@@ -2,6 +2,7 @@
 // determinism, and the `loaq quantize` command (output directory, report, reload, bad input).
 #include "pipeline/quantize.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -194,6 +195,39 @@ TEST(QuantizeCli, ActivationQuantization) {
   EXPECT_EQ(read_json_file(j).at("ppl").at("c4").get<double>(), ppl("a4"));
   EXPECT_NE(run(bin + common + (t.p / "bad").string() + " --abits 1", &log), 0);
   EXPECT_NE(log.find("--abits"), std::string::npos) << log;
+}
+
+// `loaq sweep --markdown`: the printed table as Markdown, each cell the JSON summary's mean (± sd
+// over seeds) at three decimals, and what the figures depend on (threads, BLAS kernels).
+TEST(QuantizeCli, SweepMarkdownTableIsTheSummary) {
+  LOAQ_REQUIRE_ASSET(dir, "models/stories260K");
+  LOAQ_REQUIRE_ASSET(data, "data");
+  TempDir t;
+  const std::string bin = LOAQ_BINARY;
+  const std::string md = (t.p / "t.md").string(), js = (t.p / "t.json").string();
+  std::string log;
+  ASSERT_EQ(run(bin + " sweep -q --model " + dir + " --data " + data +
+                    " --methods none,rtn --wbits 2 --seeds 0,1 --nsamples 4 --seqlen 64 --eval c4"
+                    " --threads 1 --json " +
+                    js + " --markdown " + md,
+                &log),
+            0)
+      << log;
+  const auto sum = read_json_file(js).at("summary");
+  std::ifstream in(md);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string want = "| method | c4 |\n|---|---|\n";
+  for (const auto& [key, cols] : sum.items()) {
+    const auto& c = cols.at("c4");
+    want += c.at("n").get<int>() > 1
+                ? fmt::format("| {} | {:.3f} ± {:.3f} |\n", key, c.at("mean").get<double>(),
+                              c.at("std").get<double>())
+                : fmt::format("| {} | {:.3f} |\n", key, c.at("mean").get<double>());
+  }
+  EXPECT_EQ(text.substr(0, want.size()), want) << text;
+  EXPECT_EQ(sum.size(), 2u);
+  EXPECT_NE(text.find("stories260K: perplexity, seqlen 64, 2 seed(s)"), std::string::npos) << text;
+  EXPECT_NE(text.find("1 thread(s), OpenBLAS "), std::string::npos) << text;
 }
 
 // `loaq quantize` writes a loadable directory; `loaq eval` on it reproduces the perplexity the

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/quant_options.h"
+#include "core/blas.h"
 #include "core/env.h"
 #include "core/error.h"
 #include "dist/dist.h"
@@ -25,8 +26,9 @@ namespace loaq::cli {
 namespace {
 
 struct SweepArgs {
-  std::string model, data, eval = "wikitext2,c4", json, methods = "none,rtn,gptq,gptaq,qronos,loaq",
-                           wbits = "2,3", seeds = "0", alphas, betas;
+  std::string model, data, eval = "wikitext2,c4", json, markdown,
+                           methods = "none,rtn,gptq,gptaq,qronos,loaq", wbits = "2,3", seeds = "0",
+                           alphas, betas;
   int64_t eval_seqlen = 0;
   bool no_bos = false, quiet = false;
   int threads = 0;
@@ -168,13 +170,20 @@ int run_sweep(const SweepArgs& a) {
   }
 
   if (!dist::is_root()) return 0;  // rank 0 prints and writes
-  // The table: mean ± sample standard deviation over seeds.
+  // The table: mean ± sample standard deviation over seeds, printed and (--markdown) as Markdown.
+  const std::string caption = fmt::format(
+      "perplexity, seqlen {}, {} seed(s); ± is the standard deviation over calibration seeds",
+      po.seqlen, seeds.size());
+  std::string md = fmt::format("| method | {} |\n|---|", fmt::join(po.datasets, " | "));
+  for (size_t i = 0; i < po.datasets.size(); ++i) md += "---|";
+  md += "\n";
   fmt::print("\n{:<26}", "method");
   for (const auto& d : po.datasets) fmt::print(" {:>22}", d);
   fmt::print("\n");
   nlohmann::ordered_json summary = nlohmann::ordered_json::object();
   for (const auto& [key, cols] : table) {
     fmt::print("{:<26}", key);
+    md += fmt::format("| {} |", key);
     for (const auto& d : po.datasets) {
       const auto& v = cols.at(d);
       double mean = 0;
@@ -184,14 +193,20 @@ int run_sweep(const SweepArgs& a) {
       for (double x : v) var += (x - mean) * (x - mean);
       const double sd = v.size() > 1 ? std::sqrt(var / double(v.size() - 1)) : 0.0;
       summary[key][d] = {{"mean", mean}, {"std", sd}, {"n", v.size()}, {"values", v}};
-      fmt::print(" {:>22}", v.size() > 1 ? fmt::format("{:.3f} ± {:.3f}", mean, sd)
-                                         : fmt::format("{:.3f}", mean));
+      const std::string cell =
+          v.size() > 1 ? fmt::format("{:.3f} ± {:.3f}", mean, sd) : fmt::format("{:.3f}", mean);
+      fmt::print(" {:>22}", cell);
+      md += " " + cell + " |";
     }
     fmt::print("\n");
+    md += "\n";
   }
-  fmt::print(
-      "(perplexity, seqlen {}, {} seed(s); ± is the standard deviation over calibration seeds)\n",
-      po.seqlen, seeds.size());
+  fmt::print("({})\n", caption);
+  if (!a.markdown.empty())
+    write_file_atomic(a.markdown,
+                      fmt::format("{}\n{}: {}, {} thread(s), OpenBLAS {} kernels.\n", md,
+                                  std::filesystem::path(a.model).filename().string(), caption,
+                                  num_threads(), blas_kernels()));
   out["summary"] = summary;
   out["seconds"] = std::chrono::duration<double>(Clock::now() - t_start).count();
   if (!a.json.empty()) write_file_atomic(a.json, out.dump(2) + "\n");
@@ -221,6 +236,7 @@ Runner add_sweep(CLI::App& app) {
   cmd->add_option("--data", a->data, "Datasets folder (default: $LOAQ_ASSETS/data)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->add_option("--json", a->json, "Write all runs and the summary to this file");
+  cmd->add_option("--markdown", a->markdown, "Write the table as Markdown to this file");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bars");
   return [a] { return run_sweep(*a); };
 }
