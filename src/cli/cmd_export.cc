@@ -53,6 +53,9 @@ Runner add_export(CLI::App& app) {
                   "Q5_1, Q2_K, Q3_K_S, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K) with its "
                   "per-tensor mixture, rounded by llama.cpp's reference quantizer")
       ->capture_default_str();
+  cmd->add_option("--imatrix", a->opt.gguf_imatrix,
+                  "gguf: an importance matrix written by llama-imatrix (GGUF or legacy .dat): the "
+                  "tensors it covers are rounded importance-weighted, as llama-quantize --imatrix");
   cmd->add_flag("--pure", a->opt.gguf_pure,
                 "gguf: every weight matrix the file type's base type (llama-quantize --pure)");
   cmd->add_option(

@@ -115,8 +115,10 @@ class Cursor {
   }
   const std::byte* take(uint64_t n, const char* what) {
     if (n > left())
-      fail("{}: truncated legacy imatrix: {} needs {} bytes at offset {}, {} left", path_, what, n,
-           pos_, left());
+      fail(
+          "{}: truncated, or not an imatrix (read as the legacy .dat format, as it does not start "
+          "with GGUF): {} needs {} bytes at offset {}, {} left",
+          path_, what, n, pos_, left());
     const std::byte* p = b_.data() + pos_;
     pos_ += size_t(n);
     return p;
