@@ -80,7 +80,8 @@ ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
 // llama-quantize file type with its per-tensor mixture (quant/gguf_mixture.h; gguf_pure: all the
 // base type, as llama-quantize --pure), quantized by llama.cpp's reference quantizer, which is what
 // llama-quantize does without an imatrix. `out` is one file, written atomically; an existing file
-// is replaced only with `force` and only if it is a GGUF.
+// is replaced only with `force` and only if it is a GGUF. Of a quantize output with low-rank
+// branches it writes the main layers, the base of export_gguf_lora (a note says so).
 ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
                           const ExportOptions& opt);
 
