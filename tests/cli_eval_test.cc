@@ -48,5 +48,33 @@ TEST(CliEval, PlainTextFileAndUnknownDataset) {
   EXPECT_EQ(run(bin + " eval -q --model " + model + " --ppl no-such-dataset > /dev/null 2>&1"), 1);
 }
 
+// --trace-mse: a model traced against itself is exact at every sub-layer; the JSON holds one row per
+// sub-layer; the reference must have the quantized model's shapes.
+TEST(CliEval, TraceMseAgainstItselfIsZero) {
+  LOAQ_REQUIRE_ASSET(model, "models/stories260K");
+  LOAQ_REQUIRE_ASSET(other, "models/llama-mini-7m");
+  const auto out = std::filesystem::temp_directory_path() / "loaq_cli_trace_test.json";
+  std::filesystem::remove(out);
+  const std::string bin = LOAQ_BINARY;
+  const std::string cmd = bin + " eval -q --model " + model + " --trace-mse " + model +
+                          " --seqlen 128 --trace-windows 3 --json " + out.string() + " > /dev/null";
+  ASSERT_EQ(run(cmd), 0) << cmd;
+  const auto r = read_json_file(out.string());
+  EXPECT_FALSE(r.contains("ppl"));  // --trace-mse alone runs only the trace
+  const auto& t = r.at("trace_mse");
+  EXPECT_EQ(t.at("windows").get<int>(), 3);
+  const auto& rows = t.at("sublayers");
+  ASSERT_EQ(rows.size(), 10u);  // 5 layers: attn, mlp
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.at("mse").get<double>(), 0.0);
+    EXPECT_EQ(row.at("tokens").get<int>(), 3 * 128);
+  }
+  EXPECT_EQ(rows[9].at("sublayer").get<std::string>(), "mlp");
+  EXPECT_EQ(run(bin + " eval -q --model " + model + " --trace-mse " + other +
+                " --seqlen 128 > /dev/null 2>&1"),
+            1);
+  std::filesystem::remove(out);
+}
+
 }  // namespace
 }  // namespace loaq

@@ -2,6 +2,9 @@
 // them with loaq's forward pass of the same GGUF. Compiled by scripts/install-llama-cpp.sh against
 // the prebuilt llama.cpp libraries (not part of the CMake build).
 //   llama-logits MODEL.gguf --tokens 1,2,3 --out LOGITS.f32   logits [n_tokens][n_vocab], float32
+//                [--lora ADAPTER.gguf]                       ... with a LoRA adapter on the model
+//                                                             (llama_adapter_lora_init, scale 1,
+//                                                             as llama.cpp's --lora)
 //   llama-logits MODEL.gguf --tokenize TEXT                   token ids, one line, comma separated
 //                                                             (BOS as the file says; special tokens
 //                                                             in the text recognized, as Hugging
@@ -87,10 +90,10 @@ int dequantize(const std::string& path, const std::string& out) {
 int main(int argc, char** argv) {
   if (argc < 4) {
     return fail(
-        "usage: llama-logits MODEL.gguf (--tokens IDS --out FILE | --tokenize TEXT | "
-        "--dequantize FILE)");
+        "usage: llama-logits MODEL.gguf (--tokens IDS --out FILE [--lora ADAPTER] | --tokenize "
+        "TEXT | --dequantize FILE)");
   }
-  std::string model_path = argv[1], tokens_arg, out_path, text;
+  std::string model_path = argv[1], tokens_arg, out_path, text, lora_path;
   bool tokenize = false;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -98,6 +101,8 @@ int main(int argc, char** argv) {
       tokens_arg = argv[i + 1];
     } else if (flag == "--out") {
       out_path = argv[i + 1];
+    } else if (flag == "--lora") {
+      lora_path = argv[i + 1];
     } else if (flag == "--dequantize") {
       return dequantize(model_path, argv[i + 1]);
     } else if (flag == "--tokenize") {
@@ -148,6 +153,13 @@ int main(int argc, char** argv) {
   cp.n_threads_batch = 1;
   llama_context* ctx = llama_init_from_model(model, cp);
   if (ctx == nullptr) return fail("cannot create a context");
+  if (!lora_path.empty()) {
+    llama_adapter_lora* lora = llama_adapter_lora_init(model, lora_path.c_str());
+    if (lora == nullptr) return fail("cannot load the LoRA adapter " + lora_path);
+    float scale = 1.0f;
+    if (llama_set_adapters_lora(ctx, &lora, 1, &scale) != 0)
+      return fail("cannot set the LoRA adapter " + lora_path);
+  }
 
   const int n = static_cast<int>(tokens.size());
   llama_batch batch = llama_batch_init(n, 0, 1);

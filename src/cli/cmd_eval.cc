@@ -1,5 +1,6 @@
 // `loaq eval`: perplexity of a checkpoint on WikiText-2 / C4 / PTB or a file (GPTQ protocol), and
-// zero-shot accuracy on ARC-Easy/Challenge, PIQA, HellaSwag and WinoGrande (lm-evaluation-harness).
+// zero-shot accuracy on ARC-Easy/Challenge, PIQA, HellaSwag and WinoGrande (lm-evaluation-harness),
+// and the per-sub-layer error against the full-precision original (--trace-mse, eval/trace_mse.h).
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "dist/dist.h"
 #include "dist/report.h"
 #include "eval/ppl_suite.h"
+#include "eval/trace_mse.h"
 #include "eval/zeroshot.h"
 #include "export/gguf_import.h"
 #include "io/atomic_file.h"
@@ -41,6 +43,10 @@ struct EvalArgs {
   bool quiet = false;
   int threads = 0;
   std::string json;
+  std::string trace_ref;  // --trace-mse: the full-precision original
+  std::string trace_data = "c4";
+  int64_t trace_windows = 16;
+  double trace_quantile = 0.999;
 };
 
 // Loads every task before any compute: a malformed record stops the run at once.
@@ -66,10 +72,14 @@ std::vector<McTask> load_tasks(const EvalArgs& a, const std::string& data) {
 int run_eval(const EvalArgs& a) {
   set_num_threads(a.threads);
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
-  // With --tasks and no explicit --ppl, only the tasks run.
-  const auto datasets =
-      a.tasks.empty() || a.ppl_given ? split_csv(a.ppl) : std::vector<std::string>{};
-  if (datasets.empty() && a.tasks.empty()) fail("--ppl: no dataset given");
+  // With --tasks or --trace-mse and no explicit --ppl, only they run.
+  const bool only_others = !a.tasks.empty() || !a.trace_ref.empty();
+  const auto datasets = !only_others || a.ppl_given ? split_csv(a.ppl) : std::vector<std::string>{};
+  if (datasets.empty() && a.tasks.empty() && a.trace_ref.empty()) fail("--ppl: no dataset given");
+  if (!a.trace_ref.empty() && dist::size() > 1)
+    fail("--trace-mse runs in one process (it is not distributed): run it without mpirun");
+  if (!a.trace_ref.empty() && is_gguf_file(a.model))
+    fail("--trace-mse: --model {} is a GGUF file: trace the quantized directory instead", a.model);
   if (!a.tasks.empty() && split_csv(a.tasks).empty()) fail("--tasks: no task given");
   const std::vector<McTask> tasks = load_tasks(a, data);
 
@@ -145,6 +155,51 @@ int run_eval(const EvalArgs& a) {
     add_zeroshot_json(out, res);
     if (dist::is_root()) fmt::print("{}{}", datasets.empty() ? "" : "\n", zeroshot_table(res));
   }
+  if (!a.trace_ref.empty()) {
+    const Checkpoint ref(a.trace_ref);
+    PplSuiteOptions po;
+    po.datasets = {a.trace_data};
+    po.data_dir = data;
+    po.seqlen = a.seqlen;
+    po.bos = bos;
+    const auto streams = prepare_eval_streams(*tok, po);
+    TraceOptions to;
+    to.seqlen = a.seqlen;
+    to.windows = a.trace_windows;
+    to.batch_tokens = a.batch_tokens;
+    to.outlier_quantile = a.trace_quantile;
+    to.progress = !a.quiet;
+    const auto rows = trace_sublayer_mse(ModelSource(ref), model, streams[0].ids, to);
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& r : rows)
+      list.push_back({{"layer", r.layer},
+                      {"sublayer", r.sublayer},
+                      {"mse", r.mse},
+                      {"mse_norm", r.mse_norm},
+                      {"mse_all", r.mse_all},
+                      {"mse_norm_all", r.mse_norm_all},
+                      {"tokens", r.tokens},
+                      {"outliers", r.outliers}});
+    out["trace_mse"] = {
+        {"reference", a.trace_ref},
+        {"dataset", a.trace_data},
+        {"windows", std::min<int64_t>(a.trace_windows, int64_t(streams[0].ids.size()) / a.seqlen)},
+        {"seqlen", a.seqlen},
+        {"outlier_quantile", a.trace_quantile},
+        {"rule",
+         "after each sub-layer, MSE of the hidden states over the tokens whose full-precision "
+         "norm is at most the outlier_quantile (nearest rank) of that sub-layer's norms; mse_norm "
+         "after x / sqrt(mean(x^2) + eps) (RMSNorm without its weight); *_all: every token"},
+        {"sublayers", list}};
+    if (dist::is_root()) {
+      fmt::print("{}{:<6} {:<5} {:>12} {:>12} {:>12} {:>9}\n",
+                 datasets.empty() && a.tasks.empty() ? "" : "\n", "layer", "sub", "mse", "mse_norm",
+                 "mse_all", "outliers");
+      for (const auto& r : rows)
+        fmt::print("{:<6} {:<5} {:>12.5g} {:>12.5g} {:>12.5g} {:>9}\n", r.layer, r.sublayer, r.mse,
+                   r.mse_norm, r.mse_all, r.outliers);
+    }
+  }
   out["distributed"] = dist::report_json();  // a collective: every rank calls it
   if (!a.json.empty() && dist::is_root()) write_file_atomic(a.json, out.dump(2) + "\n");
   return 0;
@@ -187,6 +242,21 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->add_option("--json", a->json, "Write the results as JSON to this file");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
+  cmd->add_option("--trace-mse", a->trace_ref,
+                  "The full-precision model --model was quantized from: the MSE of the hidden "
+                  "states after every sub-layer against it (LoaQ paper, Figures 3 and 4)");
+  cmd->add_option("--trace-data", a->trace_data,
+                  "--trace-mse: the held-out stream (a --ppl dataset name or file)")
+      ->capture_default_str();
+  cmd->add_option("--trace-windows", a->trace_windows,
+                  "--trace-mse: its first N windows of --seqlen tokens (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--trace-outlier-quantile", a->trace_quantile,
+                  "--trace-mse: tokens whose full-precision norm is above this quantile are "
+                  "outliers (excluded from mse, kept in mse_all)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   return [a, ppl] {
     a->ppl_given = ppl->count() > 0;
     return run_eval(*a);

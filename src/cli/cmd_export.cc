@@ -1,8 +1,11 @@
 // `loaq export`: a `loaq quantize` output directory to a GPTQ-packed or a fake-quantized
-// Hugging Face checkpoint, or its low-rank branches to a PEFT LoRA adapter (export/export.h).
+// Hugging Face checkpoint or a GGUF file, or its low-rank branches to a PEFT or a llama.cpp LoRA
+// adapter (export/export.h; the formats are the rows of export_formats()).
 #include <fmt/format.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "export/export.h"
@@ -42,17 +45,20 @@ Runner add_export(CLI::App& app) {
   cmd->add_option("QUANT_DIR", a->input,
                   "Directory written by `loaq quantize --out` (gguf: any Hugging Face directory)")
       ->required();
-  cmd->add_option("--format", a->opt.format,
-                  "gptq (packed GPTQ v1 checkpoint), hf (dequantized weights) or peft (the "
-                  "low-rank branches as a LoRA adapter) or gguf (one file for llama.cpp)")
+  std::vector<std::string> names, help;
+  for (const ExportFormat& f : export_formats()) {
+    names.push_back(f.name);
+    help.push_back(fmt::format("{} ({})", f.name, f.what));
+  }
+  cmd->add_option("--format", a->opt.format, fmt::format("{}", fmt::join(help, ", ")))
       ->required()
-      ->check(CLI::IsMember({"gptq", "hf", "peft", "gguf"}));
-  cmd->add_option("--out", a->out, "Output directory (gguf: output file)")->required();
+      ->check(CLI::IsMember(names));
+  cmd->add_option("--out", a->out, "Output directory (gguf, gguf-lora: output file)")->required();
   cmd->add_option("--type", a->opt.gguf_type,
-                  "gguf: F32, F16, BF16, or a llama-quantize file type (Q8_0, Q4_0, Q4_1, Q5_0, "
-                  "Q5_1, Q2_K, Q3_K_S, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K) with its "
-                  "per-tensor mixture, rounded by llama.cpp's reference quantizer")
-      ->capture_default_str();
+                  "gguf: F32, F16 (default), BF16, or a llama-quantize file type (Q8_0, Q4_0, "
+                  "Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K) "
+                  "with its per-tensor mixture, rounded by llama.cpp's reference quantizer; "
+                  "gguf-lora: F32 (default), F16 or BF16");
   cmd->add_option("--imatrix", a->opt.gguf_imatrix,
                   "gguf: an importance matrix written by llama-imatrix (GGUF or legacy .dat): the "
                   "tensors it covers are rounded importance-weighted, as llama-quantize --imatrix");
@@ -67,8 +73,8 @@ Runner add_export(CLI::App& app) {
   cmd->add_flag("--merge-lowrank", a->opt.merge_lowrank,
                 "hf: add each low-rank branch's L2·L1 into its weight");
   cmd->add_flag("--drop-branch-act-quant", a->opt.drop_branch_act_quant,
-                "peft, hf --merge-lowrank: export branches whose activations are quantized "
-                "without that quantization");
+                "peft, gguf-lora, hf --merge-lowrank: export branches whose activations are "
+                "quantized without that quantization");
   cmd->add_option("--base-model", a->opt.base_model,
                   "peft: base_model_name_or_path (default: the model the run quantized)");
   cmd->add_flag("--force", a->opt.force, "Replace an existing output directory");

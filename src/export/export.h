@@ -3,14 +3,18 @@
 //  gptq  the GPTQ "v1" checkpoint format of AutoGPTQ / GPTQModel, loaded by transformers' GPTQ
 //        integration, vLLM and ExLlama (layout in export_gptq.cc);
 //  hf    a plain Hugging Face checkpoint of the dequantized ("fake-quantized") weights;
-//  peft  the low-rank branches as a PEFT LoRA adapter (export_peft.cc), for a gptq/hf base.
-// gptq and hf write the main layers only (the base of the adapter), unless hf --merge-lowrank
-// adds L2·L1 into the weights. All are written atomically (io/staged_dir.h) and refuse an
-// existing output unless forced.
+//  peft  the low-rank branches as a PEFT LoRA adapter (export_peft.cc), for a gptq/hf base;
+//  gguf  one GGUF file for llama.cpp (export_gguf.cc);
+//  gguf-lora  the low-rank branches as a llama.cpp LoRA adapter GGUF (export_gguf_lora.cc), for
+//        the gguf base.
+// gptq, hf and gguf write the main layers only (the base of the adapter), unless hf
+// --merge-lowrank adds L2·L1 into the weights. All are written atomically (io/staged_dir.h,
+// io/atomic_file.h) and refuse an existing output unless forced.
 // Outputs are never the input (or inside it), and --force replaces only an export of the same
 // kind (io/output_target.h), which the metadata loaq_export=<format> of its safetensors marks.
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,16 +25,18 @@
 namespace loaq {
 
 struct ExportOptions {
-  std::string format = "gptq";  // gptq | hf | peft
+  std::string format = "gptq";  // a name of export_formats()
   std::string dtype;            // float16 | bfloat16 | float32; empty: the format's default
   bool force = false;
   uint64_t max_shard_bytes = kDefaultShardBytes;
   bool merge_lowrank = false;          // hf: add each branch's L2·L1 into its weight
   bool drop_branch_act_quant = false;  // peft / hf merge: accept losing the branch's A < 16
   std::string base_model;              // peft: base_model_name_or_path (default: report's model)
-  std::string gguf_type = "F16";  // gguf: F32|F16|BF16 or a llama-quantize file type (Q4_K_M...)
-  bool gguf_pure = false;         // gguf: every weight matrix the file type's base type
-  std::string gguf_imatrix;       // gguf: llama-imatrix's file (io/imatrix.h), as --imatrix
+  // gguf: F32|F16|BF16 or a llama-quantize file type (Q4_K_M...), default F16; gguf-lora:
+  // F32|F16|BF16, default F32 (empty: the format's default).
+  std::string gguf_type;
+  bool gguf_pure = false;    // gguf: every weight matrix the file type's base type
+  std::string gguf_imatrix;  // gguf: llama-imatrix's file (io/imatrix.h), as --imatrix
 };
 
 struct ExportSummary {
@@ -79,11 +85,32 @@ ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
 // llama.cpp's importance-weighted quantizer (quant/gguf_block.h) with those values, the others
 // by the reference one, and the quantize.imatrix.* metadata llama-quantize adds is written. `out`
 // is one file, written atomically; an existing file is replaced only with `force` and only if it
-// is a GGUF.
+// is a GGUF. Of a quantize output with low-rank branches it writes the main layers, the base of
+// export_gguf_lora (a note says so).
 ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
                           const ExportOptions& opt);
 
-// Dispatches on opt.format.
+// The low-rank branches of a `loaq quantize` output as a llama.cpp LoRA adapter (general.type
+// "adapter", adapter.type "lora"), loaded with llama.cpp's --lora on the `export_gguf` base of
+// the same directory: per linear with a branch, blk.N.<name>.weight.lora_a (ne {in, r}, = L1) and
+// .lora_b (ne {r, out}, = L2, llama's q/k rows permuted as the base's), dequantized from the codes
+// in opt.gguf_type (F32 default, F16, BF16); adapter.lora.alpha = r, or 0 when the ranks differ,
+// so that llama.cpp's scale is 1 for every tensor. Refuses a directory without branches, and
+// branches with activation bits < 16 unless drop_branch_act_quant (a note says what is lost).
+ExportSummary export_gguf_lora(const std::string& quant_dir, const std::string& out,
+                               const ExportOptions& opt);
+
+// The export formats, one row each: what `loaq export --format` accepts and dispatches on.
+struct ExportFormat {
+  const char* name;  // --format
+  const char* what;  // for --help
+  ExportSummary (*write)(const std::string& in, const std::string& out, const ExportOptions& opt);
+  bool float_dtype;  // takes --dtype
+  bool gguf_type;    // takes --type
+};
+std::span<const ExportFormat> export_formats();
+
+// Dispatches on opt.format (refusing --dtype / --type for a format that does not take it).
 ExportSummary export_checkpoint(const std::string& quant_dir, const std::string& out,
                                 const ExportOptions& opt);
 

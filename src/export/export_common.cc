@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -45,15 +47,42 @@ std::vector<std::byte> float_bytes(const Tensor& t, DType dt, const std::string&
   return out;
 }
 
+std::span<const ExportFormat> export_formats() {
+  static constexpr ExportFormat kFormats[] = {
+      {"gptq", "packed GPTQ v1 checkpoint", export_gptq, true, false},
+      {"hf", "dequantized weights", export_hf, true, false},
+      {"peft", "the low-rank branches as a PEFT LoRA adapter", export_peft, true, false},
+      {"gguf", "one file for llama.cpp", export_gguf, false, true},
+      {"gguf-lora", "the low-rank branches as a llama.cpp LoRA adapter GGUF", export_gguf_lora,
+       false, true},
+  };
+  return kFormats;
+}
+
 ExportSummary export_checkpoint(const std::string& quant_dir, const std::string& out,
                                 const ExportOptions& opt) {
-  if (opt.merge_lowrank && opt.format != "hf")
-    fail("--merge-lowrank applies to --format hf (got --format {})", opt.format);
-  if (opt.format == "gptq") return export_gptq(quant_dir, out, opt);
-  if (opt.format == "hf") return export_hf(quant_dir, out, opt);
-  if (opt.format == "peft") return export_peft(quant_dir, out, opt);
-  if (opt.format == "gguf") return export_gguf(quant_dir, out, opt);
-  fail("--format '{}': expected gptq, hf, peft or gguf", opt.format);
+  // The formats that have a property, for the messages.
+  auto names = [](bool ExportFormat::*has) {
+    std::vector<std::string> v;
+    for (const ExportFormat& f : export_formats())
+      if (!has || f.*has) v.push_back(f.name);
+    return fmt::format("{}", fmt::join(v, ", "));
+  };
+  for (const ExportFormat& f : export_formats()) {
+    if (opt.format != f.name) continue;
+    if (opt.merge_lowrank && opt.format != "hf")
+      fail("--merge-lowrank applies to --format hf (got --format {})", opt.format);
+    if (!opt.gguf_imatrix.empty() && opt.format != "gguf")
+      fail("--imatrix applies to --format gguf (got --format {})", opt.format);
+    if (!opt.dtype.empty() && !f.float_dtype)
+      fail("--dtype applies to --format {}; --format {} takes --type",
+           names(&ExportFormat::float_dtype), f.name);
+    if (!opt.gguf_type.empty() && !f.gguf_type)
+      fail("--type applies to --format {}; --format {} takes --dtype",
+           names(&ExportFormat::gguf_type), f.name);
+    return f.write(quant_dir, out, opt);
+  }
+  fail("--format '{}': expected one of {}", opt.format, names(nullptr));
 }
 
 }  // namespace loaq

@@ -2,9 +2,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <set>
@@ -13,6 +11,7 @@
 #include "export/export.h"
 #include "export/gguf_codes.h"
 #include "export/gguf_names.h"
+#include "export/gguf_output.h"
 #include "export/gguf_vocab.h"
 #include "export/quant_dir.h"
 #include "io/checkpoint.h"
@@ -69,42 +68,23 @@ std::vector<std::byte> solved_bytes(const QuantDir& q, const std::string& hf,
   return bytes;
 }
 
-void check_out(const std::string& out, const std::string& in, bool force) {
-  std::error_code ec;
-  if (fs::exists(out, ec)) {
-    if (fs::is_directory(out)) fail("--out {}: is a directory; a GGUF export is one file", out);
-    if (!force) fail("--out {}: exists (add --force to replace it)", out);
-    std::ifstream f(out, std::ios::binary);
-    char magic[4] = {};
-    f.read(magic, 4);
-    if (!f || std::memcmp(magic, "GGUF", 4) != 0)
-      fail("--out {}: exists and is not a GGUF file; --force replaces only a GGUF", out);
-  }
-  const auto out_abs = fs::weakly_canonical(fs::absolute(out), ec);
-  const auto in_abs = fs::weakly_canonical(fs::absolute(in), ec);
-  const auto rel = out_abs.lexically_relative(in_abs);
-  if (!rel.empty() && *rel.begin() != "..")
-    fail("--out {}: inside the input directory {}; write the GGUF elsewhere", out, in);
-}
-
 }  // namespace
 
 ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
                           const ExportOptions& opt) {
   // --type: a float type for every matrix, or one of llama-quantize's file types.
-  const GgmlTypeInfo* float_type = nullptr;
-  for (const char* f : {"F32", "F16", "BF16"})
-    if (opt.gguf_type == f) float_type = ggml_type_by_name(f);
-  const GgufFileType* ft = gguf_file_type(opt.gguf_type);
+  const std::string type = opt.gguf_type.empty() ? "F16" : opt.gguf_type;
+  const GgmlTypeInfo* float_type = gguf_float_type(type);
+  const GgufFileType* ft = gguf_file_type(type);
   if (!float_type && !ft) {
     std::string names = "F32, F16, BF16";
     for (const auto& n : gguf_file_type_names()) names += ", " + n;
-    fail("--type {}: expected one of {}", opt.gguf_type, names);
+    fail("--type {}: expected one of {}", type, names);
   }
-  if (opt.gguf_pure && !ft) fail("--pure applies to a quantized --type (got {})", opt.gguf_type);
+  if (opt.gguf_pure && !ft) fail("--pure applies to a quantized --type (got {})", type);
   if (!opt.gguf_imatrix.empty() && !ft)
-    fail("--imatrix applies to a quantized --type (got {})", opt.gguf_type);
-  check_out(out, model_dir, opt.force);
+    fail("--imatrix applies to a quantized --type (got {})", type);
+  check_gguf_output(out, model_dir, opt.force);
   std::optional<Imatrix> imatrix;
   if (!opt.gguf_imatrix.empty()) imatrix = read_imatrix(opt.gguf_imatrix);
   const Checkpoint ckpt(model_dir);
@@ -119,7 +99,7 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
                            : nullptr;
     if (grid && grid->contains("gguf_file_type")) {
       const std::string run_type = (*grid)["gguf_file_type"].get<std::string>();
-      if (run_type != opt.gguf_type)
+      if (run_type != type)
         fail("{}: quantized on the gguf:{} grid; export it with --type {}", model_dir, run_type,
              run_type);
       solved = std::make_unique<QuantDir>(model_dir);
@@ -132,18 +112,18 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
         "{}: online rotations and activation quantization cannot be expressed in GGUF (llama.cpp "
         "would run a different model)",
         model_dir);
+  ExportSummary sum;
+  // The low-rank branches go to their own file, a llama.cpp LoRA adapter (export_gguf_lora.cc);
+  // this one holds the main layers, its base.
   if (c.loaq.lowrank)
-    fail(
-        "{}: the model's linears carry low-rank branches, which a GGUF file cannot hold; export "
-        "`--format hf --merge-lowrank` first and convert that",
-        model_dir);
+    sum.notes.push_back(
+        "the low-rank branches are not in this file: export them with --format gguf-lora and run "
+        "that adapter on this base with llama.cpp's --lora (or merge them: --format hf "
+        "--merge-lowrank, then export that)");
 
   auto kv = gguf_arch_metadata(c);
   kv.push_back({"general.name", GgufValue::str(fs::path(model_dir).filename().string())});
-  const uint32_t file_type = ft                                  ? ft->ftype
-                             : float_type->type == GgmlType::F32 ? 0
-                             : float_type->type == GgmlType::F16 ? 1
-                                                                 : 32;
+  const uint32_t file_type = ft ? ft->ftype : gguf_float_file_type(float_type->type);
   kv.push_back({"general.file_type", GgufValue::u32(file_type)});
   if (ft) kv.push_back({"general.quantization_version", GgufValue::u32(2)});
   for (auto& e : gguf_tokenizer_metadata(model_dir, c)) kv.push_back(std::move(e));
@@ -166,7 +146,6 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
     int64_t permute_heads = 0;
   };
   std::vector<Item> items;
-  ExportSummary sum;
   if (c.rope_scaling)
     items.push_back({"", {"rope_freqs.weight", {c.head_dim / 2}, GgmlType::F32}, 0});
   auto add = [&](const std::string& hf) {
@@ -192,12 +171,7 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
                                         ne[0], ggml_type_info(ft->base).name,
                                         ggml_type_info(t).name));
     }
-    int64_t heads = 0;
-    if (c.arch == Arch::kLlama && hf.find("self_attn.q_proj.") != std::string::npos)
-      heads = c.num_heads;
-    if (c.arch == Arch::kLlama && hf.find("self_attn.k_proj.") != std::string::npos)
-      heads = c.num_kv_heads;
-    items.push_back({hf, {gg, ne, t}, heads});
+    items.push_back({hf, {gg, ne, t}, gguf_qk_permute_heads(c, hf)});
   };
   add("model.embed_tokens.weight");
   for (int64_t i = 0; i < c.num_layers; ++i) {
@@ -263,7 +237,7 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
                     opt.gguf_imatrix, weighted, imatrix->entries.size()));
   sum.out = out;
   sum.quantized_linears = int64_t(solved_linears.size());
-  sum.dtype = opt.gguf_type + (opt.gguf_pure ? " (pure)" : "");
+  sum.dtype = type + (opt.gguf_pure ? " (pure)" : "");
   sum.files = {fs::path(out).filename().string()};
   return sum;
 }

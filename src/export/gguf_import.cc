@@ -27,6 +27,12 @@ bool is_gguf_file(const std::string& path) {
 Model load_gguf_model(const std::string& path) {
   const GgufFile g(path);
   const auto& h = g.header();
+  if (const auto* t = h.find("general.type");
+      t && t->type == GgufValueType::STRING && !t->is_array && t->strings[0] == "adapter")
+    fail(
+        "{}: a LoRA adapter (general.type \"adapter\"), not a model: llama.cpp runs it on its "
+        "base with --lora; loaq evaluates the quantize output directory it came from",
+        path);
   Model m;
   m.config = parse_model_config(config_json_from_gguf(h, path), path);
   const ModelConfig& c = m.config;

@@ -139,6 +139,13 @@ Tensor permute_qk_rows(const Tensor& w, int64_t heads, bool inverse) {
   return out;
 }
 
+int64_t gguf_qk_permute_heads(const ModelConfig& c, const std::string& hf_name) {
+  if (c.arch != Arch::kLlama) return 0;
+  if (hf_name.find("self_attn.q_proj") != std::string::npos) return c.num_heads;
+  if (hf_name.find("self_attn.k_proj") != std::string::npos) return c.num_kv_heads;
+  return 0;
+}
+
 nlohmann::json config_json_from_gguf(const GgufHeader& h, const std::string& file) {
   const std::string a = h.get_str("general.architecture", file);
   nlohmann::json j;

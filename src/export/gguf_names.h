@@ -33,6 +33,11 @@ std::vector<float> llama3_rope_factors(const ModelConfig& c);
 // LlamaModel.permute), for a [heads · head_dim, ...] tensor (a weight or a bias); `inverse` undoes
 // it.
 Tensor permute_qk_rows(const Tensor& w, int64_t heads, bool inverse);
+// The head count that permute_qk_rows takes for the rows of the Hugging Face tensor or module
+// `hf_name` ("model.layers.0.self_attn.q_proj[.weight|.bias]"): the query or key-value heads of a
+// llama model's q_proj / k_proj, 0 (not permuted) for every other tensor and architecture. The
+// output rows of anything computed with such a weight (a LoRA adapter's lora_b) move with them.
+int64_t gguf_qk_permute_heads(const ModelConfig& c, const std::string& hf_name);
 
 // The config.json (Hugging Face keys) a GGUF file's metadata describes; `file` names it in
 // errors. Vocabulary size from token_embd.weight.

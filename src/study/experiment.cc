@@ -152,6 +152,7 @@ bool is_known_metric(const std::string& m, const EvalSpec& eval) {
   if (m == "acc" || m == "quant_minutes" || m == "quant_seconds" || m == "peak_rss_gib" ||
       m == "branch_mb" || m == "branch_pct" || m == "lowrank_seconds" || m == "lowrank_pct_time")
     return true;
+  if (eval.trace && (m == "trace_mse" || m == "trace_mse_norm")) return true;
   for (const auto& d : eval.ppl)
     if (dataset_metric(d) == m) return true;
   return std::find(eval.tasks.begin(), eval.tasks.end(), m) != eval.tasks.end();
@@ -227,7 +228,8 @@ Experiment parse_experiment(const std::string& text, const std::string& where) {
   if (!seen.count("method")) c.bad(q, "quantize", "missing 'method'");
   if (const YAML::Node ev = root["eval"]) {
     c.only_keys(ev, "eval",
-                {"ppl", "seqlen", "max_windows", "tasks", "limit", "no_bos", "batch_tokens"});
+                {"ppl", "seqlen", "max_windows", "tasks", "limit", "no_bos", "batch_tokens",
+                 "trace", "trace_windows"});
     if (ev["ppl"]) e.eval.ppl = c.list(ev["ppl"], "eval.ppl");
     if (ev["seqlen"]) e.eval.seqlen = c.integer(ev["seqlen"], "eval.seqlen", 2, 1 << 20);
     if (ev["max_windows"])
@@ -244,6 +246,9 @@ Experiment parse_experiment(const std::string& text, const std::string& where) {
     if (ev["no_bos"]) e.eval.no_bos = c.boolean(ev["no_bos"], "eval.no_bos");
     if (ev["batch_tokens"])
       e.eval.batch_tokens = c.integer(ev["batch_tokens"], "eval.batch_tokens", 1, 1 << 30);
+    if (ev["trace"]) e.eval.trace = c.boolean(ev["trace"], "eval.trace");
+    if (ev["trace_windows"])
+      e.eval.trace_windows = c.integer(ev["trace_windows"], "eval.trace_windows", 0, 1 << 20);
   }
   if (root["keep_models"]) e.keep_models = c.boolean(root["keep_models"], "keep_models");
   if (const YAML::Node r = root["report"]) {
@@ -281,8 +286,14 @@ Experiment parse_experiment(const std::string& text, const std::string& where) {
         const std::string key = fmt::format("report.figures[{}]", i);
         e.figures.push_back(parse_figure(c, fs[i], key));
         add_name(fs[i], key + ".name", e.figures.back().name);
-        if (!is_known_metric(e.figures.back().y, e.eval))
-          c.bad(fs[i], key + ".y", "metric '" + e.figures.back().y + "' is not measured");
+        const FigureSpec& f = e.figures.back();
+        if (!is_known_metric(f.y, e.eval))
+          c.bad(fs[i], key + ".y", "metric '" + f.y + "' is not measured");
+        const bool traced = f.y == "trace_mse" || f.y == "trace_mse_norm";
+        if (traced != (f.x == "sublayer" || f.x == "layer"))
+          c.bad(fs[i], key + ".x",
+                "a traced metric (trace_mse, trace_mse_norm) is drawn against x: sublayer or x: "
+                "layer, and only it");
       }
     }
   }

@@ -35,6 +35,12 @@ struct EvalSpec {
   int limit = 0;                   // zero-shot examples per task (0: all)
   bool no_bos = false;
   int batch_tokens = 0;  // 0: eval's default
+  // `loaq eval --trace-mse MODEL` (eval/trace_mse.h): the per-sub-layer MSE against the job's
+  // source model on held-out C4 windows, as metrics trace_mse.K and trace_mse_norm.K (K = 2·layer,
+  // +1 for the MLP: the sub-layer index), drawn by figures with x: sublayer or x: layer (the MLP
+  // rows).
+  bool trace = false;
+  int trace_windows = 0;  // 0: eval's default
 };
 
 // A paper-shaped table. kind: methods (Tables 1/7), side_by_side (Tables 2/3/4), ablation
@@ -50,7 +56,8 @@ struct TableSpec {
 };
 
 // A figure: metric `y` against option `x`, one line per value of `series`, and a horizontal
-// line for the `reference` series (a method the x option does not apply to, e.g. GPTQ).
+// line for the `reference` series (a method the x option does not apply to, e.g. GPTQ). With x
+// "sublayer" or "layer", y is a traced metric (trace_mse, trace_mse_norm) against its index.
 struct FigureSpec {
   std::string name, title, x, y = "wikitext2", series = "method", reference = "gptq";
   std::map<std::string, std::string> where;

@@ -41,9 +41,13 @@ FigureData build_figure(const FigureSpec& spec, const ResultSet& rs) {
   FigureData f;
   f.name = spec.name;
   f.title = spec.title;
-  f.xlabel = spec.x == "alpha" ? "α" : spec.x == "beta" ? "β" : spec.x;
+  f.xlabel = spec.x == "alpha"      ? "α"
+             : spec.x == "beta"     ? "β"
+             : spec.x == "sublayer" ? "sub-layer (2·layer + 1 for the MLP)"
+                                    : spec.x;
   f.ylabel = display_metric(spec.y);
   f.logy = spec.logy;
+  f.small_values = spec.x == "sublayer" || spec.x == "layer";
   std::vector<std::string> order;
   std::map<std::string, std::map<double, std::vector<double>>> pts;
   std::vector<double> ref;
@@ -51,8 +55,21 @@ FigureData build_figure(const FigureSpec& spec, const ResultSet& rs) {
     if (!r.result.ok()) continue;
     bool match = true;
     for (const auto& [k, v] : spec.where) match = match && r.get(k) == v;
+    if (!match) continue;
+    if (spec.x == "sublayer" || spec.x == "layer") {  // the traced metric y.K against K
+      const std::string s = r.get(spec.series), prefix = spec.y + ".";
+      for (const auto& [key, v] : r.metrics) {
+        if (key.rfind(prefix, 0) != 0) continue;
+        const double k = parse_x(key.substr(prefix.size()), spec.name, key);
+        const bool mlp = int64_t(k) % 2 == 1;
+        if (spec.x == "layer" && !mlp) continue;  // a decoder layer's output: its MLP row
+        if (std::find(order.begin(), order.end(), s) == order.end()) order.push_back(s);
+        pts[s][spec.x == "layer" ? double(int64_t(k) / 2) : k].push_back(v);
+      }
+      continue;
+    }
     auto m = r.metrics.find(spec.y);
-    if (!match || m == r.metrics.end()) continue;
+    if (m == r.metrics.end()) continue;
     const std::string s = r.get(spec.series), xv = r.get(spec.x);
     if (xv.empty()) {
       if (s == spec.reference) ref.push_back(m->second);
@@ -101,7 +118,10 @@ std::string figure_markdown(const FigureData& f) {
   for (const auto& s : f.series) xs.insert(xs.end(), s.x.begin(), s.x.end());
   std::sort(xs.begin(), xs.end());
   xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
-  auto cell = [](const Stat& st) {
+  auto cell = [&](const Stat& st) {
+    if (f.small_values)
+      return st.n > 1 ? fmt::format("{:.4g} ± {:.2g}", st.mean, st.sd)
+                      : fmt::format("{:.4g}", st.mean);
     return st.n > 1 ? fmt::format("{:.2f} ± {:.2f}", st.mean, st.sd)
                     : fmt::format("{:.2f}", st.mean);
   };

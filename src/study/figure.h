@@ -25,6 +25,7 @@ struct FigureData {
   std::string reference_name;
   Stat reference;
   bool logy = false;
+  bool small_values = false;  // traced MSEs: cells with 4 significant digits, not 2 decimals
 };
 
 FigureData build_figure(const FigureSpec& spec, const ResultSet& rs);

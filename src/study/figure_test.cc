@@ -38,6 +38,43 @@ std::string slurp(const std::string& p) {
   return ss.str();
 }
 
+// Traced runs: metrics trace_mse.K per sub-layer K (2·layer + 1 for the MLP), two seeds each.
+ResultSet traced() {
+  ResultSet rs;
+  for (const std::string method : {"gptq", "loaq"})
+    for (const std::string seed : {"0", "1"}) {
+      ResultRow r;
+      r.settings = {{"method", method}, {"seed", seed}};
+      const double off = (method == "loaq" ? 0.0 : 1.0) + (seed == "1" ? 0.002 : 0.0);
+      for (int k = 0; k < 4; ++k) r.metrics["trace_mse." + std::to_string(k)] = 0.001 * k + off;
+      r.metrics["wikitext2"] = 10;
+      r.result.status = "ok";
+      rs.rows.push_back(r);
+    }
+  return rs;
+}
+
+TEST(Figure, TracedMetricAgainstSublayerAndLayer) {
+  FigureSpec spec;
+  spec.name = "fig3";
+  spec.x = "sublayer";
+  spec.y = "trace_mse";
+  const FigureData f = build_figure(spec, traced());
+  ASSERT_EQ(f.series.size(), 2u);
+  EXPECT_EQ(f.series[0].name, "GPTQ");
+  EXPECT_EQ(f.series[1].x, (std::vector<double>{0, 1, 2, 3}));
+  EXPECT_NEAR(f.series[1].y[3].mean, 0.004, 1e-12);  // (0.003 + 0.005) / 2
+  EXPECT_EQ(f.series[1].y[3].n, 2);
+  EXPECT_FALSE(f.has_reference);
+  const std::string md = figure_markdown(f);
+  EXPECT_NE(md.find("| 3 | 1.004 ± 0.0014 | 0.004 ± 0.0014 |"), std::string::npos) << md;
+  spec.x = "layer";  // the decoder layers' outputs: the MLP rows 1 and 3, at x = 0 and 1
+  const FigureData g = build_figure(spec, traced());
+  EXPECT_EQ(g.series[1].x, (std::vector<double>{0, 1}));
+  EXPECT_NEAR(g.series[1].y[0].mean, 0.002, 1e-12);
+  EXPECT_NEAR(g.series[1].y[1].mean, 0.004, 1e-12);
+}
+
 TEST(Figure, DataFileHoldsTheSeriesAndTheReference) {
   FigureSpec spec;
   spec.name = "fig2";

@@ -206,7 +206,7 @@ std::vector<std::string> quantize_args(const Job& j) {
 }
 
 std::vector<std::string> eval_args(const Job& j, const EvalSpec& e) {
-  if (e.ppl.empty() && e.tasks.empty()) return {};
+  if (e.ppl.empty() && e.tasks.empty() && !e.trace) return {};
   std::vector<std::string> a = {"eval"};
   auto join = [](const std::vector<std::string>& v) {
     std::string s;
@@ -221,6 +221,8 @@ std::vector<std::string> eval_args(const Job& j, const EvalSpec& e) {
   if (e.max_windows > 0) a.insert(a.end(), {"--max-windows", std::to_string(e.max_windows)});
   if (e.batch_tokens > 0) a.insert(a.end(), {"--batch-tokens", std::to_string(e.batch_tokens)});
   if (e.no_bos) a.push_back("--no-bos");
+  if (e.trace) a.insert(a.end(), {"--trace-mse", j.model});
+  if (e.trace_windows > 0) a.insert(a.end(), {"--trace-windows", std::to_string(e.trace_windows)});
   return a;
 }
 

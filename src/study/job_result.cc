@@ -1,5 +1,7 @@
 #include "study/job_result.h"
 
+#include <fmt/format.h>
+
 #include <filesystem>
 
 #include "core/error.h"
@@ -153,6 +155,14 @@ std::map<std::string, double> collect_metrics(const std::string& report_path,
         m[task] = 100.0 * json_get<double>(v, norm ? "acc_norm" : "acc", eval_path);
       }
     if (e.contains("acc_avg")) m["acc"] = 100.0 * json_get<double>(e, "acc_avg", eval_path);
+    if (auto t = e.find("trace_mse"); t != e.end() && t->is_object() && t->contains("sublayers")) {
+      const auto& rows = t->at("sublayers");
+      if (!rows.is_array()) fail("{}: trace_mse.sublayers must be a list", eval_path);
+      for (size_t k = 0; k < rows.size(); ++k) {  // in sub-layer order: attn, mlp of each layer
+        m[fmt::format("trace_mse.{}", k)] = json_get<double>(rows[k], "mse", eval_path);
+        m[fmt::format("trace_mse_norm.{}", k)] = json_get<double>(rows[k], "mse_norm", eval_path);
+      }
+    }
   }
   return m;
 }

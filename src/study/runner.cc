@@ -132,7 +132,15 @@ std::string metric_summary(const JobResult& r) {
   std::string s;
   for (const auto& [k, v] : r.metrics) {
     if (k == "quant_minutes" || k == "quant_seconds" || k == "peak_rss_gib") continue;
+    if (k.find('.') != std::string::npos) continue;  // per-sub-layer traces: the last one below
     s += fmt::format("  {} {:.4g}", k, v);
+  }
+  // A trace: its last sub-layer (the model's output), raw and normalized.
+  for (const char* m : {"trace_mse", "trace_mse_norm"}) {
+    std::string last;
+    for (int64_t k = 0; r.metrics.count(fmt::format("{}.{}", m, k)); ++k)
+      last = fmt::format("{}.{}", m, k);
+    if (!last.empty()) s += fmt::format("  {} {:.4g}", last, r.metrics.at(last));
   }
   return s;
 }

@@ -102,7 +102,9 @@ std::string display_metric(const std::string& m) {
       {"branch_mb", "branch MB"},
       {"branch_pct", "branch % of model"},
       {"lowrank_seconds", "fit s"},
-      {"lowrank_pct_time", "fit % of run"}};
+      {"lowrank_pct_time", "fit % of run"},
+      {"trace_mse", "MSE"},
+      {"trace_mse_norm", "normalized MSE"}};
   std::string n = m;
   for (const auto& [k, v] : names)
     if (k == m) n = v;
