@@ -22,7 +22,7 @@ elif [ $# -gt 0 ]; then
   shift
 fi
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(safetensors config tokenizer_json jsonl gguf experiment resume)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(safetensors config tokenizer_json jsonl gguf imatrix experiment resume)
 
 cxx=""
 for c in clang++ clang++-14; do

@@ -8,8 +8,9 @@
 //    rounds the activations too (to bf16, Q8_0/Q8_1, Q8_K: its vec_dot_type), which loaq does not
 //    emulate, so there the bound is that rounding's effect, measured at 3e-3 (llama-mini-7m)
 //    to 1.9e-2 (qwen3-tiny, random weights) and checked below 3e-2;
-//  - round trip: loaq's export at a block type is byte-identical, tensor by tensor, to
-//    llama-quantize --pure of loaq's F32 export (llama.cpp's reference quantizer, no imatrix).
+//  - round trip: loaq's export at a block type, pure or a mixture, is byte-identical, tensor by
+//    tensor and type by type, to llama-quantize [--pure] of loaq's F32 export (llama.cpp's
+//    reference quantizer, no imatrix; with one: tests/gguf_imatrix_llama_cpp_test.cc).
 // The tools are found in $LOAQ_LLAMA_CPP_BIN, else the CMake cache's LOAQ_LLAMA_CPP_BIN; without
 // them the tests skip, saying so (CI installs them).
 #include <gtest/gtest.h>
@@ -30,6 +31,7 @@
 #include "io/gguf.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "llama_cpp_tools.h"
 #include "model/model.h"
 #include "model/weights.h"
 #include "quant/gguf_block.h"
@@ -41,45 +43,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string llama_bin() {
-  const char* e = std::getenv("LOAQ_LLAMA_CPP_BIN");
-  return e && *e ? e : LOAQ_LLAMA_CPP_BIN;
-}
+using test::llama_bin;
 
-#define LOAQ_REQUIRE_LLAMA_CPP()                                                                  \
-  if (!fs::exists(llama_bin() + "/llama-logits") || !fs::exists(llama_bin() + "/llama-quantize")) \
-  GTEST_SKIP() << "llama.cpp tools not found in " << llama_bin()                                  \
-               << " (run scripts/install-llama-cpp.sh, or set LOAQ_LLAMA_CPP_BIN)"
-
-// The files of this process's tests, removed when the tests end.
 const fs::path& work_dir() {
-  static const fs::path d = [] {
-    auto p = fs::temp_directory_path() / ("loaq-gguf-llama-" + std::to_string(::getpid()));
-    fs::create_directories(p);
-    return p;
-  }();
-  return d;
+  return test::llama_work_dir();
 }
-
-class RemoveWorkDir : public testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(work_dir(), ec);
-  }
-};
-const auto* const kRemoveWorkDir = testing::AddGlobalTestEnvironment(new RemoveWorkDir);
 
 std::string export_to(const std::string& model_dir, const std::string& type,
                       const std::string& name, bool pure = true) {
-  const std::string out = (work_dir() / name).string();
-  ExportOptions o;
-  o.format = "gguf";
-  o.gguf_type = type;
-  o.gguf_pure = pure && type[0] == 'Q';
-  o.force = true;
-  export_gguf(model_dir, out, o);
-  return out;
+  return test::loaq_export_gguf(model_dir, type, name, pure);
 }
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -299,30 +271,15 @@ TEST_P(GgufRoundTrip, BytesEqualLlamaQuantize) {
   LOAQ_REQUIRE_LLAMA_CPP();
   const auto& p = GetParam();
   LOAQ_REQUIRE_ASSET(dir, std::string("models/") + p.model);
+  const std::string tag = std::string(p.model) + "-rt-" + p.type + (p.pure ? "-pure" : "");
   const std::string f32 = export_to(dir, "F32", std::string(p.model) + "-rt-F32.gguf");
-  const std::string ours = export_to(dir, p.type, std::string(p.model) + "-rt-ours.gguf");
-  const std::string theirs = (work_dir() / (std::string(p.model) + "-rt-llama.gguf")).string();
-  const auto r =
-      test::run_command({llama_bin() + "/llama-quantize", "--pure", f32, theirs, p.type, "1"});
+  const std::string ours = export_to(dir, p.type, tag + "-ours.gguf", p.pure);
+  const std::string theirs = (work_dir() / (tag + "-llama.gguf")).string();
+  std::vector<std::string> args = {f32, theirs, p.type, "1"};
+  if (p.pure) args.insert(args.begin(), "--pure");
+  const auto r = test::run_llama_tool("llama-quantize", args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const GgufFile a(ours), b(theirs);
-  ASSERT_EQ(a.header().tensors.size(), b.header().tensors.size());
-  int quantized = 0;
-  for (const auto& ta : a.header().tensors) {
-    const auto* tb = b.header().tensor(ta.name);
-    ASSERT_NE(tb, nullptr) << ta.name;
-    // The mixture: the type llama-quantize chose for this tensor.
-    EXPECT_EQ(ggml_type_info(ta.type).name, std::string(ggml_type_info(tb->type).name)) << ta.name;
-    EXPECT_EQ(ta.ne, tb->ne) << ta.name;
-    const auto da = a.data(ta), db = b.data(*tb);
-    ASSERT_EQ(da.size(), db.size()) << ta.name;
-    size_t first = 0;
-    while (first < da.size() && da[first] == db[first]) ++first;
-    EXPECT_EQ(first, da.size()) << ta.name << " (" << ggml_type_info(ta.type).name
-                                << "): first differing byte at " << first << " of " << da.size();
-    quantized += ta.type != GgmlType::F32;
-  }
-  EXPECT_GT(quantized, 0);
+  EXPECT_GT(test::expect_same_tensors(ours, theirs), 0);
 }
 
 std::vector<ExactCase> roundtrip_cases() {

@@ -59,6 +59,9 @@ Runner add_export(CLI::App& app) {
                   "Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K) "
                   "with its per-tensor mixture, rounded by llama.cpp's reference quantizer; "
                   "gguf-lora: F32 (default), F16 or BF16");
+  cmd->add_option("--imatrix", a->opt.gguf_imatrix,
+                  "gguf: an importance matrix written by llama-imatrix (GGUF or legacy .dat): the "
+                  "tensors it covers are rounded importance-weighted, as llama-quantize --imatrix");
   cmd->add_flag("--pure", a->opt.gguf_pure,
                 "gguf: every weight matrix the file type's base type (llama-quantize --pure)");
   cmd->add_option(

@@ -35,7 +35,8 @@ struct ExportOptions {
   // gguf: F32|F16|BF16 or a llama-quantize file type (Q4_K_M...), default F16; gguf-lora:
   // F32|F16|BF16, default F32 (empty: the format's default).
   std::string gguf_type;
-  bool gguf_pure = false;  // gguf: every weight matrix the file type's base type
+  bool gguf_pure = false;    // gguf: every weight matrix the file type's base type
+  std::string gguf_imatrix;  // gguf: llama-imatrix's file (io/imatrix.h), as --imatrix
 };
 
 struct ExportSummary {
@@ -79,9 +80,13 @@ ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
 // tensors (norms, biases) are F32; the weight matrices are opt.gguf_type: a float type, or a
 // llama-quantize file type with its per-tensor mixture (quant/gguf_mixture.h; gguf_pure: all the
 // base type, as llama-quantize --pure), quantized by llama.cpp's reference quantizer, which is what
-// llama-quantize does without an imatrix. `out` is one file, written atomically; an existing file
-// is replaced only with `force` and only if it is a GGUF. Of a quantize output with low-rank
-// branches it writes the main layers, the base of export_gguf_lora (a note says so).
+// llama-quantize does without an imatrix. With opt.gguf_imatrix, as llama-quantize --imatrix: the
+// mixture's imatrix rules apply, each tensor that has an entry (by its GGUF name) is rounded by
+// llama.cpp's importance-weighted quantizer (quant/gguf_block.h) with those values, the others
+// by the reference one, and the quantize.imatrix.* metadata llama-quantize adds is written. `out`
+// is one file, written atomically; an existing file is replaced only with `force` and only if it
+// is a GGUF. Of a quantize output with low-rank branches it writes the main layers, the base of
+// export_gguf_lora (a note says so).
 ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
                           const ExportOptions& opt);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -15,6 +16,7 @@
 #include "export/quant_dir.h"
 #include "io/checkpoint.h"
 #include "io/gguf.h"
+#include "io/imatrix.h"
 #include "io/json_file.h"
 #include "quant/gguf_block.h"
 #include "quant/gguf_mixture.h"
@@ -80,7 +82,11 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
     fail("--type {}: expected one of {}", type, names);
   }
   if (opt.gguf_pure && !ft) fail("--pure applies to a quantized --type (got {})", type);
+  if (!opt.gguf_imatrix.empty() && !ft)
+    fail("--imatrix applies to a quantized --type (got {})", type);
   check_gguf_output(out, model_dir, opt.force);
+  std::optional<Imatrix> imatrix;
+  if (!opt.gguf_imatrix.empty()) imatrix = read_imatrix(opt.gguf_imatrix);
   const Checkpoint ckpt(model_dir);
   // A `loaq quantize --grid gguf:TYPE` output: its linears are written from the solver's codes.
   std::unique_ptr<QuantDir> solved;
@@ -121,6 +127,17 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
   kv.push_back({"general.file_type", GgufValue::u32(file_type)});
   if (ft) kv.push_back({"general.quantization_version", GgufValue::u32(2)});
   for (auto& e : gguf_tokenizer_metadata(model_dir, c)) kv.push_back(std::move(e));
+  if (imatrix) {  // what llama-quantize records (its kv overrides: strings cut at 127 bytes)
+    kv.push_back({"quantize.imatrix.file", GgufValue::str(opt.gguf_imatrix.substr(0, 127))});
+    if (!imatrix->datasets.empty())
+      kv.push_back(
+          {"quantize.imatrix.dataset", GgufValue::str(imatrix->datasets[0].substr(0, 127))});
+    kv.push_back(
+        {"quantize.imatrix.entries_count", GgufValue::u32(uint32_t(imatrix->entries.size()))});
+    if (imatrix->chunk_count > 0)
+      kv.push_back(
+          {"quantize.imatrix.chunks_count", GgufValue::u32(uint32_t(imatrix->chunk_count))});
+  }
 
   // The tensors: every checkpoint tensor has a GGUF name, or the export refuses it.
   struct Item {
@@ -145,6 +162,7 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
       place.n_gqa = c.num_heads / c.num_kv_heads;
       place.ncols = ne[0];
       place.tied = c.tie_word_embeddings;
+      place.imatrix = imatrix.has_value();
       t = gguf_tensor_type(*ft, place, opt.gguf_pure);
       if (opt.gguf_pure && t != ft->base)
         sum.notes.push_back(fmt::format("{}: rows of {} are not whole {} blocks: {} instead", gg,
@@ -175,8 +193,27 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
       fail("{}: tensor '{}' is not part of a {} model's GGUF", model_dir, n, arch_name(c.arch));
   }
 
+  // The importance weights of a tensor, as llama-quantize looks them up: by its GGUF name, and
+  // an entry of another size is an error (except for the embedding, which llama-quantize then
+  // rounds without).
+  int64_t weighted = 0;
+  auto weights_of = [&](const Item& it) -> const float* {
+    const ImatrixEntry* e = imatrix ? imatrix->find(it.spec.name) : nullptr;
+    if (!e || it.spec.ne.size() != 2 || !gguf_block_format(it.spec.type)) return nullptr;
+    if (int64_t(e->values.size()) != it.spec.ne[0]) {
+      if (it.spec.name == "token_embd.weight") return nullptr;
+      fail("{}: the entry of {} has {} values, the tensor has rows of {}", opt.gguf_imatrix,
+           it.spec.name, e->values.size(), it.spec.ne[0]);
+    }
+    return e->values.data();
+  };
   std::vector<GgufTensorSpec> specs;
-  for (const auto& it : items) specs.push_back(it.spec);
+  for (const auto& it : items) {
+    specs.push_back(it.spec);
+    if (!solved_linears.count(it.hf) && weights_of(it) &&
+        gguf_block_format(it.spec.type)->quantize_imatrix)
+      ++weighted;
+  }
   write_gguf(out, kv, specs, [&](size_t i) {
     const Item& it = items[i];
     if (it.hf.empty()) {
@@ -188,8 +225,14 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
     if (solved_linears.count(it.hf))
       return solved_bytes(*solved, it.hf, it.spec, w, it.permute_heads);
     if (it.permute_heads) w = permute_qk_rows(w, it.permute_heads, false);
-    return gguf_quantize_ref(it.spec.type, w.data.data(), int64_t(w.data.size()));
+    const int64_t row = it.spec.ne.empty() ? 0 : it.spec.ne[0];
+    if (it.spec.ne.size() != 2) return gguf_quantize_ref(it.spec.type, w.data.data(), w.numel());
+    return gguf_quantize(it.spec.type, w.data.data(), w.numel() / row, row, weights_of(it));
   });
+  if (imatrix)
+    sum.notes.push_back(
+        fmt::format("--imatrix {}: {} tensors rounded importance-weighted ({} entries in the file)",
+                    opt.gguf_imatrix, weighted, imatrix->entries.size()));
   sum.out = out;
   sum.quantized_linears = int64_t(solved_linears.size());
   sum.dtype = type + (opt.gguf_pure ? " (pure)" : "");

@@ -7,6 +7,8 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "quant/gguf_imatrix.h"
+#include "quant/gguf_search.h"
 
 // The reference quantizers below follow llama.cpp's ggml-quants.c operation by operation (the
 // same float expressions in the same order, no contraction: see CMakeLists.txt), because the
@@ -16,21 +18,17 @@ namespace loaq {
 
 namespace {
 
-constexpr float kGroupMaxEps = 1e-15f;
+using gguf_search::kGroupMaxEps;
+using gguf_search::make_q3_quants;
+using gguf_search::make_qkx2_quants;
+using gguf_search::make_qx_quants;
+using gguf_search::nearest_int;
 
 float h2f(uint16_t h) {
   return f16_to_f32(h);
 }
 uint16_t f2h(float f) {
   return f32_to_f16(f);
-}
-
-// Round half to even through the float mantissa, as ggml's nearest_int (|v| ≤ 4194303).
-int nearest_int(float v) {
-  const float t = v + 12582912.f;
-  int32_t i;
-  std::memcpy(&i, &t, 4);
-  return (i & 0x007fffff) - 0x00400000;
 }
 
 uint16_t rd16(const uint8_t* p) {
@@ -157,187 +155,6 @@ void dequantize_sym(const GgufBlock& b, float* y) {
 void dequantize_asym(const GgufBlock& b, float* y) {
   const float d = h2f(b.d), m = h2f(b.dmin);
   for (int j = 0; j < 32; ++j) y[j] = float(b.q[j]) * d + m;
-}
-
-// ---- the K-quants' search for sub-block scales (ggml-quants.c's make_*_quants) ------------------
-
-// Symmetric codes of n values in −nmax..nmax−1 (offset by nmax into L); rmse_type 1 weights by x².
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    return 0.f;
-  }
-  auto weight = [&](float v) {
-    return rmse_type == 1   ? v * v
-           : rmse_type == 2 ? 1.0f
-           : rmse_type == 3 ? std::fabs(v)
-                            : std::sqrt(std::fabs(v));
-  };
-  float iscale = float(-nmax) / max;
-  float sumlx = 0, suml2 = 0;
-  for (int i = 0; i < n; ++i) {
-    int l = nearest_int(iscale * x[i]);
-    l = std::max(-nmax, std::min(nmax - 1, l));
-    L[i] = int8_t(l + nmax);
-    const float w = weight(x[i]);
-    sumlx += w * x[i] * float(l);
-    suml2 += w * float(l) * float(l);
-  }
-  float scale = suml2 ? sumlx / suml2 : 0.0f;
-  float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    iscale = -(float(nmax) + 0.1f * float(is)) / max;
-    sumlx = suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = nearest_int(iscale * x[i]);
-      l = std::max(-nmax, std::min(nmax - 1, l));
-      const float w = weight(x[i]);
-      sumlx += w * x[i] * float(l);
-      suml2 += w * float(l) * float(l);
-    }
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (int i = 0; i < n; ++i) {
-        const int l = nearest_int(iscale * x[i]);
-        L[i] = int8_t(nmax + std::max(-nmax, std::min(nmax - 1, l)));
-      }
-      scale = sumlx / suml2;
-      best = scale * sumlx;
-    }
-  }
-  return scale;
-}
-
-// Q3_K's symmetric sub-block codes, refined coordinate-wise (do_rmse).
-float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    return 0.f;
-  }
-  const float iscale = float(-nmax) / max;
-  float sumlx = 0, suml2 = 0;
-  for (int i = 0; i < n; ++i) {
-    int l = nearest_int(iscale * x[i]);
-    l = std::max(-nmax, std::min(nmax - 1, l));
-    L[i] = int8_t(l);
-    const float w = x[i] * x[i];
-    sumlx += w * x[i] * float(l);
-    suml2 += w * float(l) * float(l);
-  }
-  for (int itry = 0; itry < 5; ++itry) {
-    int n_changed = 0;
-    for (int i = 0; i < n; ++i) {
-      const float w = x[i] * x[i];
-      float slx = sumlx - w * x[i] * float(L[i]);
-      if (slx > 0) {
-        float sl2 = suml2 - w * float(L[i]) * float(L[i]);
-        int new_l = nearest_int(x[i] * sl2 / slx);
-        new_l = std::max(-nmax, std::min(nmax - 1, new_l));
-        if (new_l != L[i]) {
-          slx += w * x[i] * float(new_l);
-          sl2 += w * float(new_l) * float(new_l);
-          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
-            L[i] = int8_t(new_l);
-            sumlx = slx;
-            suml2 = sl2;
-            ++n_changed;
-          }
-        }
-      }
-    }
-    if (!n_changed) break;
-  }
-  for (int i = 0; i < n; ++i) L[i] = int8_t(L[i] + nmax);
-  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
-}
-
-// Asymmetric sub-block codes 0..nmax with a min, weighted; a grid search over the scale
-// (make_qkx2_quants). Returns the scale and sets *the_min (≥ 0, subtracted).
-float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
-                       bool use_mad) {
-  float min = x[0], max = x[0];
-  float sum_w = weights[0];
-  float sum_x = sum_w * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < min) min = x[i];
-    if (x[i] > max) max = x[i];
-    const float w = weights[i];
-    sum_w += w;
-    sum_x += w * x[i];
-  }
-  if (min > 0) min = 0;
-  if (max == min) {
-    for (int i = 0; i < n; ++i) L[i] = 0;
-    *the_min = -min;
-    return 0.f;
-  }
-  float iscale = float(nmax) / (max - min);
-  float scale = 1 / iscale;
-  float best_error = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = nearest_int(iscale * (x[i] - min));
-    L[i] = uint8_t(std::max(0, std::min(nmax, l)));
-    float diff = scale * float(L[i]) + min - x[i];
-    diff = use_mad ? std::fabs(diff) : diff * diff;
-    best_error += weights[i] * diff;
-  }
-  if (nstep < 1) {
-    *the_min = -min;
-    return scale;
-  }
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * float(is) + float(nmax)) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = nearest_int(iscale * (x[i] - min));
-      l = std::max(0, std::min(nmax, l));
-      Laux[i] = uint8_t(l);
-      const float w = weights[i];
-      sum_l += w * float(l);
-      sum_l2 += w * float(l) * float(l);
-      sum_xl += w * float(l) * x[i];
-    }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
-      }
-      float cur_error = 0;
-      for (int i = 0; i < n; ++i) {
-        float diff = this_scale * float(Laux[i]) + this_min - x[i];
-        diff = use_mad ? std::fabs(diff) : diff * diff;
-        cur_error += weights[i] * diff;
-      }
-      if (cur_error < best_error) {
-        for (int i = 0; i < n; ++i) L[i] = Laux[i];
-        best_error = cur_error;
-        scale = this_scale;
-        min = this_min;
-      }
-    }
-  }
-  *the_min = -min;
-  return scale;
 }
 
 // ---- Q2_K: 16 sub-blocks of 16, 4-bit scale and min codes, 2-bit q ----------------------------
@@ -630,12 +447,14 @@ void dequantize_q45_k(const GgufBlock& b, float* y) {
 
 // ---- Q6_K: 16 sub-blocks of 16, signed 8-bit scales, 6-bit q -----------------------------------
 
-void quantize_q6_k_ref(const float* x, GgufBlock& b) {
+// With qw, llama.cpp's weighted Q6_K: the same search with the imatrix values as its weights.
+void quantize_q6_k(const float* x, const float* qw, GgufBlock& b) {
   int8_t L[256];
   float scales[16];
   float max_scale = 0, max_abs_scale = 0;
   for (int ib = 0; ib < 16; ++ib) {
-    const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1);
+    const float scale =
+        make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, qw ? qw + 16 * ib : nullptr);
     scales[ib] = scale;
     const float abs_scale = std::fabs(scale);
     if (abs_scale > max_abs_scale) {
@@ -661,6 +480,13 @@ void quantize_q6_k_ref(const float* x, GgufBlock& b) {
     }
   }
   for (int j = 0; j < 256; ++j) b.q[j] = L[j];
+}
+
+void quantize_q6_k_ref(const float* x, GgufBlock& b) {
+  quantize_q6_k(x, nullptr, b);
+}
+void quantize_q6_k_imatrix(const float* x, const float* qw, float /*row_sigma2*/, GgufBlock& b) {
+  quantize_q6_k(x, qw, b);
 }
 
 // Layout: ql[128], qh[64], scales[16] (int8), d. In half h (128 elements) and lane l < 32:
@@ -704,27 +530,28 @@ void dequantize_q6_k(const GgufBlock& b, float* y) {
 }
 
 // The one table of block formats.
+namespace im = gguf_imatrix;
 constexpr GgufBlockFormat kFormats[] = {
-    {GgmlType::Q4_0, 32, 32, 0, 15, false, GgmlType::F16, quantize_sym_ref<8>, pack_q4_0,
-     unpack_q4_0, dequantize_sym<8>},
-    {GgmlType::Q4_1, 32, 32, 0, 15, true, GgmlType::F16, quantize_asym_ref<4>, pack_q4_1,
-     unpack_q4_1, dequantize_asym},
-    {GgmlType::Q5_0, 32, 32, 0, 31, false, GgmlType::F16, quantize_sym_ref<16>, pack_q5_0,
-     unpack_q5_0, dequantize_sym<16>},
-    {GgmlType::Q5_1, 32, 32, 0, 31, true, GgmlType::F16, quantize_asym_ref<5>, pack_q5_1,
-     unpack_q5_1, dequantize_asym},
-    {GgmlType::Q8_0, 32, 32, -128, 127, false, GgmlType::F16, quantize_q8_0_ref, pack_q8_0,
+    {GgmlType::Q4_0, 32, 32, 0, 15, false, GgmlType::F16, quantize_sym_ref<8>, im::quantize_q4_0,
+     pack_q4_0, unpack_q4_0, dequantize_sym<8>},
+    {GgmlType::Q4_1, 32, 32, 0, 15, true, GgmlType::F16, quantize_asym_ref<4>, im::quantize_q4_1,
+     pack_q4_1, unpack_q4_1, dequantize_asym},
+    {GgmlType::Q5_0, 32, 32, 0, 31, false, GgmlType::F16, quantize_sym_ref<16>, im::quantize_q5_0,
+     pack_q5_0, unpack_q5_0, dequantize_sym<16>},
+    {GgmlType::Q5_1, 32, 32, 0, 31, true, GgmlType::F16, quantize_asym_ref<5>, im::quantize_q5_1,
+     pack_q5_1, unpack_q5_1, dequantize_asym},
+    {GgmlType::Q8_0, 32, 32, -128, 127, false, GgmlType::F16, quantize_q8_0_ref, nullptr, pack_q8_0,
      unpack_q8_0, dequantize_sym<0>},
-    {GgmlType::Q2_K, 256, 16, 0, 3, true, GgmlType::Q4_0, quantize_q2_k_ref, pack_q2_k, unpack_q2_k,
-     dequantize_q2_k},
-    {GgmlType::Q3_K, 256, 16, 0, 7, false, GgmlType::Q4_0, quantize_q3_k_ref, pack_q3_k,
-     unpack_q3_k, dequantize_q3_k},
-    {GgmlType::Q4_K, 256, 32, 0, 15, true, GgmlType::Q5_0, quantize_q45_k_ref<15>, pack_q4_k,
-     unpack_q4_k, dequantize_q45_k},
-    {GgmlType::Q5_K, 256, 32, 0, 31, true, GgmlType::Q5_1, quantize_q45_k_ref<31>, pack_q5_k,
-     unpack_q5_k, dequantize_q45_k},
-    {GgmlType::Q6_K, 256, 16, 0, 63, false, GgmlType::Q8_0, quantize_q6_k_ref, pack_q6_k,
-     unpack_q6_k, dequantize_q6_k},
+    {GgmlType::Q2_K, 256, 16, 0, 3, true, GgmlType::Q4_0, quantize_q2_k_ref, im::quantize_q2_k,
+     pack_q2_k, unpack_q2_k, dequantize_q2_k},
+    {GgmlType::Q3_K, 256, 16, 0, 7, false, GgmlType::Q4_0, quantize_q3_k_ref, im::quantize_q3_k,
+     pack_q3_k, unpack_q3_k, dequantize_q3_k},
+    {GgmlType::Q4_K, 256, 32, 0, 15, true, GgmlType::Q5_0, quantize_q45_k_ref<15>,
+     im::quantize_q4_k, pack_q4_k, unpack_q4_k, dequantize_q45_k},
+    {GgmlType::Q5_K, 256, 32, 0, 31, true, GgmlType::Q5_1, quantize_q45_k_ref<31>,
+     im::quantize_q5_k, pack_q5_k, unpack_q5_k, dequantize_q45_k},
+    {GgmlType::Q6_K, 256, 16, 0, 63, false, GgmlType::Q8_0, quantize_q6_k_ref,
+     quantize_q6_k_imatrix, pack_q6_k, unpack_q6_k, dequantize_q6_k},
 };
 
 bool is_float_type(GgmlType t) {
@@ -749,10 +576,29 @@ bool gguf_codec_supported(GgmlType type) {
   return is_float_type(type) || gguf_block_format(type) != nullptr;
 }
 
-std::vector<std::byte> gguf_quantize_ref(GgmlType type, const float* x, int64_t n) {
+float gguf_row_sigma2(const float* row, int64_t n) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < n; ++j) sum_x2 += row[j] * row[j];
+  return sum_x2 / float(n);
+}
+
+void gguf_fit_block(const GgufBlockFormat& f, const float* x, const float* qw, float row_sigma2,
+                    GgufBlock& b) {
+  b = GgufBlock{};
+  if (qw && f.quantize_imatrix) {
+    f.quantize_imatrix(x, qw, row_sigma2, b);
+  } else {
+    f.quantize_ref(x, b);
+  }
+}
+
+std::vector<std::byte> gguf_quantize(GgmlType type, const float* x, int64_t rows, int64_t n_per_row,
+                                     const float* imatrix) {
   const auto& info = ggml_type_info(type);
-  if (n % info.block != 0)
-    fail("{}: {} values are not a whole number of blocks of {}", info.name, n, info.block);
+  if (rows < 0 || n_per_row < 0 || n_per_row % info.block != 0)
+    fail("{}: rows of {} values are not a whole number of blocks of {}", info.name, n_per_row,
+         info.block);
+  const int64_t n = rows * n_per_row;
   std::vector<std::byte> out(size_t(n / info.block * info.bytes));
   auto* o = reinterpret_cast<uint8_t*>(out.data());
   if (type == GgmlType::F32) {
@@ -764,13 +610,21 @@ std::vector<std::byte> gguf_quantize_ref(GgmlType type, const float* x, int64_t 
     const auto* f = gguf_block_format(type);
     if (!f) fail("no codec for ggml type {}", info.name);
     GgufBlock b;
-    for (int64_t i = 0; i < n / f->block; ++i) {
-      b = GgufBlock{};
-      f->quantize_ref(x + i * f->block, b);
-      f->pack(b, o + i * info.bytes);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * n_per_row;
+      const float sigma2 = imatrix ? gguf_row_sigma2(row, n_per_row) : 0.0f;
+      for (int64_t c = 0; c < n_per_row; c += f->block) {
+        gguf_fit_block(*f, row + c, imatrix ? imatrix + c : nullptr, sigma2, b);
+        f->pack(b, o);
+        o += info.bytes;
+      }
     }
   }
   return out;
+}
+
+std::vector<std::byte> gguf_quantize_ref(GgmlType type, const float* x, int64_t n) {
+  return gguf_quantize(type, x, 1, n, nullptr);
 }
 
 void gguf_dequantize(GgmlType type, std::span<const std::byte> bytes, float* y, int64_t n) {

@@ -44,6 +44,10 @@ GgmlType mixture_type(const GgufFileType& ft, const GgufTensorPlace& p) {
       if (is(ft, "Q3_K_M")) return i < n / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
       if ((is(ft, "Q4_K_M") || is(ft, "Q5_K_M")) && use_more_bits(i, n)) return GgmlType::Q6_K;
       if (is(ft, "Q4_K_S") && i < n / 8) return GgmlType::Q5_K;
+      // With an imatrix, the first eighth of ffn_down gets the min-carrying type (llama.cpp's
+      // guard against their going astray; only models of 8 layers or more have such layers).
+      if (p.imatrix && i < n / 8 && is(ft, "Q4_0")) return GgmlType::Q4_1;
+      if (p.imatrix && i < n / 8 && is(ft, "Q5_0")) return GgmlType::Q5_1;
       return base;
     case GgufRole::kAttnOutput:
       if (is(ft, "Q2_K")) return GgmlType::Q3_K;

@@ -1,8 +1,9 @@
 #pragma once
 // llama-quantize's file types (its QUANT_OPTIONS: Q4_K_M, Q3_K_M, Q2_K, ...) and the block type
-// each tensor of a llama / qwen2 / qwen3 model gets in them, without an imatrix: the rules of
-// llama.cpp's llama_tensor_get_type (src/llama-quant.cpp) for dense, non-Falcon models, then its
-// fallback for rows that are not whole blocks. One table of file types; the per-role rules in
+// each tensor of a llama / qwen2 / qwen3 model gets in them: the rules of llama.cpp's
+// llama_tensor_get_type (src/llama-quant.cpp) for dense, non-Falcon models, with or without an
+// imatrix (of its rules that test for one, only the Q4_0 / Q5_0 ffn_down rule concerns these
+// file types), then its fallback for rows that are not whole blocks. One table of file types; the per-role rules in
 // gguf_mixture.cc follow llama.cpp's branches in order. tests/gguf_llama_cpp_test.cc checks every
 // tensor's type against llama-quantize itself.
 #include <cstdint>
@@ -43,6 +44,7 @@ struct GgufTensorPlace {
   int64_t n_gqa = 1;     // attention heads per key/value head
   int64_t ncols = 0;     // the row length (ne[0], the input dimension)
   bool tied = false;     // the embedding doubles as the head (no output.weight)
+  bool imatrix = false;  // llama-quantize was given an imatrix (its has_imatrix)
 };
 
 // The type llama-quantize gives this tensor in file type `ft` (pure: every matrix `ft.base`), after

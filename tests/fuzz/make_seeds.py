@@ -254,7 +254,7 @@ def gguf(kv, tensors, alignment=32):
         else:
             out += struct.pack("<I", t) + gguf_value(t, v)
     blobs, off = b"", 0
-    for name, ne, ty in tensors:
+    for name, ne, ty, *given in tensors:
         block, nb = GGUF_SIZES[ty]
         rows = 1
         for d in ne[1:]:
@@ -264,7 +264,7 @@ def gguf(kv, tensors, alignment=32):
                                                                        for d in ne)
         out += struct.pack("<IQ", ty, off)
         # Deterministic bytes; fp16 scale fields get moderate values through the low bytes.
-        data = bytes((i * 37 + off) % 251 for i in range(n))
+        data = given[0] if given else bytes((i * 37 + off) % 251 for i in range(n))
         pad = (-n) % alignment
         blobs += data + b"\0" * pad
         off += n + pad
@@ -293,6 +293,36 @@ put("gguf", "gguf-kquants", gguf(gguf_kv[:2], [("q2k", [256, 1], 10), ("q3k", [2
 put("gguf", "gguf-align64", gguf([("general.alignment", 4, 64)], [("a", [32, 2], 8),
                                                                  ("b", [3], 0)], alignment=64))
 put("gguf", "gguf-empty", gguf([], []))
+
+# --- imatrix files (llama-imatrix's two formats; io/imatrix.h) ---------------------------------
+imatrix_kv = [("general.type", 8, "imatrix"), ("imatrix.datasets", 8, ["train.txt"]),
+              ("imatrix.chunk_count", 4, 4), ("imatrix.chunk_size", 4, 128)]
+put("imatrix", "imatrix-gguf", gguf(imatrix_kv, [
+    ("blk.0.attn_q.weight.counts", [1, 1], 0, f32(512.0)),
+    ("blk.0.attn_q.weight.in_sum2", [32, 1], 0, f32(*[0.5 * i for i in range(32)])),
+    ("blk.0.ffn_down.weight.counts", [1, 1], 0, f32(512.0)),
+    ("blk.0.ffn_down.weight.in_sum2", [64, 1], 0, f32(*[1.0 + i for i in range(64)]))]))
+put("imatrix", "imatrix-gguf-experts", gguf(imatrix_kv, [
+    ("blk.0.ffn_up_exps.weight.counts", [1, 3], 0, f32(10.0, 0.0, 2.6)),
+    ("blk.0.ffn_up_exps.weight.in_sum2", [4, 3], 0, f32(*range(12))),
+    ("output.weight.in_sum2", [4], 0, f32(1, 2, 3, 4))]))  # no counts: an error
+
+
+def dat(entries, trailer=None):
+    out = struct.pack("<i", len(entries))
+    for name, ncall, values in entries:
+        b = name.encode()
+        out += struct.pack("<i", len(b)) + b + struct.pack("<ii", ncall, len(values))
+        out += f32(*values)
+    if trailer:
+        chunks, dataset = trailer
+        out += struct.pack("<ii", chunks, len(dataset)) + dataset.encode()
+    return out
+
+
+put("imatrix", "imatrix-dat", dat([("blk.0.attn_q.weight", 4, [0.25 * i for i in range(32)]),
+                                   ("blk.0.attn_k.weight", 0, [1.0] * 8)], (4, "train.txt")))
+put("imatrix", "imatrix-dat-bare", dat([("blk.3.ffn_gate.weight", 1, [2.0, 3.0])]))
 
 # --- experiment files (YAML, `loaq bench`) -----------------------------------------------------
 put("experiment", "table-ablation", """name: fuzz-ablation
