@@ -71,6 +71,14 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
 // float32. The base is the same directory exported with --format gptq or hf. A LoRA loader runs
 // the branch in floating point: a branch with activation bits < 16 is refused unless
 // drop_branch_act_quant (then a note says what is lost).
+// The one rule for outputs that run the low-rank branches in floating point (peft, gguf-lora, hf
+// --merge-lowrank): `act_quantized` of the `total` branches of `dir` quantize their activations,
+// which `target` ("a LoRA adapter", "merged weights") cannot express: refused unless
+// opt.drop_branch_act_quant, and then a note of what is lost is added to `sum`.
+void check_branch_act_quant(const std::string& dir, int64_t act_quantized, int64_t total,
+                            const std::string& target, const ExportOptions& opt,
+                            ExportSummary& sum);
+
 ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
                           const ExportOptions& opt);
 

@@ -9,6 +9,21 @@
 
 namespace loaq {
 
+void check_branch_act_quant(const std::string& dir, int64_t act_quantized, int64_t total,
+                            const std::string& target, const ExportOptions& opt,
+                            ExportSummary& sum) {
+  if (act_quantized == 0) return;
+  if (!opt.drop_branch_act_quant)
+    fail(
+        "{}: {} of the {} low-rank branches quantize their activations (branch bits W,A with "
+        "A < 16); {} runs them in floating point and cannot express that. Add "
+        "--drop-branch-act-quant to export them without it",
+        dir, act_quantized, total, target);
+  sum.notes.push_back(fmt::format(
+      "lost: the per-token activation quantization of {} branches ({} runs them in floating point)",
+      act_quantized, target));
+}
+
 DType parse_float_dtype(const std::string& s) {
   if (s == "float16" || s == "fp16" || s == "half") return DType::F16;
   if (s == "bfloat16" || s == "bf16") return DType::BF16;

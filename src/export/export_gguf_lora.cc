@@ -80,17 +80,7 @@ ExportSummary export_gguf_lora(const std::string& quant_dir, const std::string& 
     wq += it.b.l1.quantized() || it.b.l2.quantized();
   }
   ExportSummary sum;
-  if (act && !opt.drop_branch_act_quant)
-    fail(
-        "{}: {} of the {} low-rank branches quantize their activations (branch bits W,A with "
-        "A < 16); a llama.cpp LoRA adapter runs in floating point and cannot express that. Add "
-        "--drop-branch-act-quant to export them without it",
-        q.dir(), act, items.size());
-  if (act)
-    sum.notes.push_back(fmt::format(
-        "lost: the per-token activation quantization of {} branches (llama.cpp runs them in "
-        "floating point)",
-        act));
+  check_branch_act_quant(q.dir(), act, int64_t(items.size()), "a llama.cpp LoRA adapter", opt, sum);
   if (wq)
     sum.notes.push_back(fmt::format(
         "{} branches have quantized weights; the adapter holds their dequantized values{}", wq,

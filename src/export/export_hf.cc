@@ -8,8 +8,8 @@
 #include "core/lowrank_branch.h"
 #include "export/export.h"
 #include "export/quant_dir.h"
-#include "io/staged_dir.h"
 #include "io/atomic_file.h"
+#include "io/staged_dir.h"
 
 namespace loaq {
 
@@ -40,15 +40,7 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
       merge.emplace(n + ".weight", q.load_lowrank(n));
       act += merge.at(n + ".weight").act_bits < 16;
     }
-    if (act && !opt.drop_branch_act_quant)
-      fail(
-          "{}: {} low-rank branches quantize their activations (branch bits W,A with A < 16), "
-          "which merged weights cannot express; add --drop-branch-act-quant to merge them in "
-          "full precision anyway",
-          q.dir(), act);
-    if (act)
-      sum.notes.push_back(
-          fmt::format("lost: the per-token activation quantization of {} merged branches", act));
+    check_branch_act_quant(q.dir(), act, int64_t(merge.size()), "merged weights", opt, sum);
     sum.lowrank_linears = int64_t(merge.size());
   } else if (q.has_lowrank()) {
     sum.notes.push_back(fmt::format(
@@ -75,7 +67,7 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
   sum.dtype = torch_dtype_name(dt);
   sum.quantized_linears = int64_t(q.linears().size());
   sum.files = write_sharded(dir.path().string(), plan, opt.max_shard_bytes,
-                           {{"format", "pt"}, {"loaq_export", "hf"}});
+                            {{"format", "pt"}, {"loaq_export", "hf"}});
   nlohmann::ordered_json cfg = q.config_json();
   cfg["torch_dtype"] = sum.dtype;
   if (cfg.contains("dtype")) cfg["dtype"] = sum.dtype;

@@ -11,10 +11,10 @@
 
 #include "core/error.h"
 #include "export/export.h"
-#include "io/output_target.h"
-#include "io/staged_dir.h"
 #include "export/quant_dir.h"
 #include "io/atomic_file.h"
+#include "io/output_target.h"
+#include "io/staged_dir.h"
 
 namespace loaq {
 
@@ -55,16 +55,7 @@ ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
     branches.emplace(n, b);
   }
   ExportSummary sum;
-  if (act && !opt.drop_branch_act_quant)
-    fail(
-        "{}: {} of the {} low-rank branches quantize their activations (branch bits W,A with "
-        "A < 16); a LoRA adapter runs in floating point and cannot express that. Add "
-        "--drop-branch-act-quant to export them without it",
-        q.dir(), act, branches.size());
-  if (act)
-    sum.notes.push_back(fmt::format(
-        "lost: the per-token activation quantization of {} branches (the adapter runs them in {})",
-        act, torch_dtype_name(dt)));
+  check_branch_act_quant(q.dir(), act, int64_t(branches.size()), "a LoRA adapter", opt, sum);
   if (wq)
     sum.notes.push_back(fmt::format(
         "{} branches have quantized weights; the adapter holds their dequantized values in {}", wq,
@@ -142,8 +133,8 @@ ExportSummary export_peft(const std::string& quant_dir, const std::string& out,
   sum.dtype = torch_dtype_name(dt);
   sum.lowrank_linears = int64_t(branches.size());
   // One file, as PEFT's save_pretrained writes it (adapters are small).
-  std::vector<std::string> files =
-      write_sharded(dir.path().string(), plan, UINT64_MAX, {{"format", "pt"}, {"loaq_export", "peft"}});
+  std::vector<std::string> files = write_sharded(dir.path().string(), plan, UINT64_MAX,
+                                                 {{"format", "pt"}, {"loaq_export", "peft"}});
   if (files.size() != 1 || files[0] != "model.safetensors")
     fail("internal error: the adapter was not written as one file");
   std::filesystem::rename(dir.path() / "model.safetensors",
