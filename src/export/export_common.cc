@@ -16,11 +16,11 @@ void check_branch_act_quant(const std::string& dir, int64_t act_quantized, int64
   if (!opt.drop_branch_act_quant)
     fail(
         "{}: {} of the {} low-rank branches quantize their activations (branch bits W,A with "
-        "A < 16); {} runs them in floating point and cannot express that. Add "
+        "A < 16), which {} cannot express: it runs them in floating point. Add "
         "--drop-branch-act-quant to export them without it",
         dir, act_quantized, total, target);
   sum.notes.push_back(fmt::format(
-      "lost: the per-token activation quantization of {} branches ({} runs them in floating point)",
+      "lost: the per-token activation quantization of {} branches, which {} cannot express",
       act_quantized, target));
 }
 
