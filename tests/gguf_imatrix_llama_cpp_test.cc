@@ -9,17 +9,22 @@
 // the tests skip, saying so.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "export/gguf_import.h"
 #include "io/checkpoint.h"
 #include "io/gguf.h"
 #include "io/imatrix.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "llama_cpp_tools.h"
+#include "model/model.h"
+#include "model/weights.h"
 #include "test_assets.h"
 
 namespace loaq {
@@ -167,17 +172,15 @@ std::vector<Case> cases() {
 
 INSTANTIATE_TEST_SUITE_P(Models, GgufImatrixRoundTrip, testing::ValuesIn(cases()), case_name);
 
-// llama-mini-7m grown to 8 layers (layers 6 and 7 copies of 0 and 1): with an imatrix,
-// llama-quantize's Q4_0 and Q5_0 mixtures give the first eighth of ffn_down (layer 0) Q4_1 /
-// Q5_1, a rule of models of 8 layers or more; loaq's mixture does the same.
-TEST(GgufImatrixMixture, FirstFfnDownOfEightLayers) {
-  LOAQ_REQUIRE_LLAMA_CPP();
-  LOAQ_REQUIRE_ASSET(base, "models/llama-mini-7m");
+// llama-mini-7m grown to 8 layers (layers 6 and 7 copies of 0 and 1), in the work folder:
+// the smallest model on which the imatrix mixture rule of the first eighth of ffn_down fires.
+std::string eight_layer_model(const std::string& base) {
   const fs::path dir = llama_work_dir() / "mini-8-layers";
+  if (fs::exists(dir / "model.safetensors")) return dir.string();
   fs::create_directories(dir);
   auto cfg = read_json_file(base + "/config.json");
   const int64_t n = cfg["num_hidden_layers"].get<int64_t>();
-  ASSERT_LT(n, 8);
+  EXPECT_LT(n, 8);
   cfg["num_hidden_layers"] = 8;
   std::ofstream(dir / "config.json") << cfg.dump(2);
   for (const auto& e : fs::directory_iterator(base)) {
@@ -202,6 +205,15 @@ TEST(GgufImatrixMixture, FirstFfnDownOfEightLayers) {
     }
   }
   write_safetensors((dir / "model.safetensors").string(), tensors);
+  return dir.string();
+}
+
+// With an imatrix, llama-quantize's Q4_0 and Q5_0 mixtures give the first eighth of ffn_down
+// (layer 0 of 8) Q4_1 / Q5_1; loaq's mixture does the same.
+TEST(GgufImatrixMixture, FirstFfnDownOfEightLayers) {
+  LOAQ_REQUIRE_LLAMA_CPP();
+  LOAQ_REQUIRE_ASSET(base, "models/llama-mini-7m");
+  const fs::path dir = eight_layer_model(base);
   const Imatrices m = make_imatrices(dir.string(), "mini8");
   for (const auto& [type, down0] : {std::pair{"Q4_0", GgmlType::Q4_1}, {"Q5_0", GgmlType::Q5_1}}) {
     SCOPED_TRACE(type);
@@ -212,6 +224,60 @@ TEST(GgufImatrixMixture, FirstFfnDownOfEightLayers) {
     EXPECT_EQ(f.header().tensor("blk.0.ffn_down.weight")->type, down0);
     EXPECT_EQ(f.header().tensor("blk.1.ffn_down.weight")->type, ggml_type_by_name(type)->type);
   }
+}
+
+// `loaq quantize --grid gguf:TYPE` fits its block grids weighted by the calibration's
+// diag(H) / tokens (--gguf-fit imatrix, the default: RTN then reads calibration) or as llama.cpp's
+// reference quantizer does (--gguf-fit unweighted: RTN reads none). report.json records the fit
+// and the export recovers each linear's grid from it: on 8 layers, gguf:Q4_0 solves the first
+// ffn_down on Q4_1 with the imatrix fit (llama-quantize's imatrix mixture), on Q4_0 without, and
+// the GGUF holds exactly the run's weights either way. No llama.cpp needed.
+TEST(GgufImatrixSolver, FitRecordedAndRecoveredByTheExport) {
+  LOAQ_REQUIRE_ASSET(base, "models/llama-mini-7m");
+  const std::string dir = eight_layer_model(base);
+  std::map<std::string, std::vector<float>> first_q;
+  for (const char* fit : {"imatrix", "unweighted"}) {
+    SCOPED_TRACE(fit);
+    const std::string run = (llama_work_dir() / (std::string("rtn-") + fit)).string();
+    auto r =
+        test::run_loaq({"quantize", "-q", "--model", dir, "--method", "rtn", "--grid", "gguf:Q4_0",
+                        "--gguf-fit", fit, "--nsamples", "2", "--seqlen", "32", "--out", run});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto report = read_json_file(run + "/report.json");
+    EXPECT_EQ(report["settings"]["grid"]["gguf_fit"], fit);
+    EXPECT_EQ(report["settings"]["calibration"]["nsamples"].get<int64_t>(),
+              std::string(fit) == "imatrix" ? 2 : 0);
+    const std::string g = run + ".gguf";
+    r = test::run_loaq({"export", "--format", "gguf", "--type", "Q4_0", "--out", g, run});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const GgufFile f(g);
+    EXPECT_EQ(f.header().tensor("blk.0.ffn_down.weight")->type,
+              std::string(fit) == "imatrix" ? GgmlType::Q4_1 : GgmlType::Q4_0);
+    EXPECT_EQ(f.header().tensor("blk.1.ffn_down.weight")->type, GgmlType::Q4_0);
+    const Model m = load_gguf_model(g);
+    const Checkpoint ck(run);
+    for (int64_t i = 0; i < m.config.num_layers; ++i)
+      for (LinearName n : kAllLinears) {
+        const std::string name =
+            "model.layers." + std::to_string(i) + "." + std::string(linear_path(n)) + ".weight";
+        const Tensor want = ck.load_f32(name);
+        const Tensor& got = m.weights.layers[size_t(i)].linear(n).w;
+        ASSERT_EQ(got.shape, want.shape) << name;
+        float max_abs = 0, max_diff = 0;
+        for (size_t k = 0; k < want.data.size(); ++k) {
+          max_abs = std::max(max_abs, std::fabs(want.data[k]));
+          max_diff = std::max(max_diff, std::fabs(want.data[k] - got.data[k]));
+        }
+        EXPECT_LE(max_diff, 1e-6f * max_abs) << name;
+        if (n == LinearName::kUp) first_q[fit + std::to_string(i)] = want.data;
+      }
+  }
+  // The fit changed the grid (Q4_0's up_proj, the same type in both runs).
+  EXPECT_NE(first_q["imatrix3"], first_q["unweighted3"]);
+  // --gguf-fit is for GGUF grids.
+  const auto r = test::run_loaq({"quantize", "-q", "--model", base, "--method", "rtn", "--gguf-fit",
+                                 "imatrix", "--out", (llama_work_dir() / "no-gguf").string()});
+  EXPECT_TRUE(r.clean_failure() && r.has("--gguf-fit")) << r.output;
 }
 
 // A bad --imatrix is a clear error naming the file, exit status 1 (no llama.cpp needed).

@@ -25,6 +25,11 @@ void add_quant_options(CLI::App* cmd, QuantArgs& a, bool with_method) {
                   "(llama.cpp's blocks: each linear the type llama-quantize's mixture TYPE gives "
                   "it, e.g. gguf:Q4_K_M; --wbits, --group and --sym do not apply)")
       ->capture_default_str();
+  cmd->add_option("--gguf-fit", a.gguf_fit,
+                  "gguf:TYPE grids: how the block headers are fitted before the solve, as "
+                  "llama-quantize fits them: imatrix (default: weighted by each input's mean "
+                  "square over the calibration, diag(H)/tokens, as with an imatrix; RTN then reads "
+                  "calibration) or unweighted (its reference quantizer, without an imatrix)");
   cmd->add_flag("--mse", a.mse,
                 "Same as --grid mse (GPTQ quant.py: grid 100, maxshrink 0.8, norm 2.4)");
   cmd->add_flag("--act-order", a.act_order, "Quantize columns by descending diag(H)");
@@ -130,8 +135,11 @@ QuantizeConfig to_quantize_config(const QuantArgs& a, const std::string& method,
     }
     if (a.mse || a.sym)
       fail("--grid {}: --mse and --sym do not apply to a GGUF block grid", a.grid);
-    q.grid = gguf_grid(ft->base);
+    q.grid = gguf_grid(ft->base, parse_gguf_fit(a.gguf_fit.empty() ? "imatrix" : a.gguf_fit));
   } else {
+    if (!a.gguf_fit.empty())
+      fail("--gguf-fit {}: applies to a GGUF block grid (--grid gguf:TYPE), not --grid {}",
+           a.gguf_fit, a.grid);
     q.grid.fit = parse_grid_fit(a.grid);
   }
   if (a.mse) {
@@ -222,7 +230,10 @@ nlohmann::ordered_json quant_settings_json(const QuantizeConfig& q, const CalibS
                {"fit", grid_fit_name(q.grid.fit)},
                {"mse", q.grid.fit == GridFit::kMse},
                {"describe", q.grid.describe()}};
-  if (!q.gguf_file_type.empty()) j["grid"]["gguf_file_type"] = q.gguf_file_type;
+  if (!q.gguf_file_type.empty()) {
+    j["grid"]["gguf_file_type"] = q.gguf_file_type;
+    j["grid"]["gguf_fit"] = gguf_fit_name(q.grid.gguf_fit);
+  }
   if (q.grid.neuqi()) {
     const bool int_zero = q.grid.fit == GridFit::kNeuqiInt;
     j["grid"]["neuqi"] = {

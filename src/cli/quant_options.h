@@ -14,7 +14,8 @@ struct QuantArgs {
   std::string method = "gptq";
   int wbits = 3;
   int64_t group = -1;
-  std::string grid = "minmax";  // minmax | mse | neuqi | neuqi-int
+  std::string grid = "minmax";  // minmax | mse | neuqi | neuqi-int | gguf:TYPE
+  std::string gguf_fit;         // gguf grids: imatrix (the default) | unweighted
   bool sym = false, mse = false, act_order = false, static_groups = false;  // --mse: --grid mse
   double percdamp = 0.01;
   int64_t blocksize = 128;

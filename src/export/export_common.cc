@@ -87,6 +87,8 @@ ExportSummary export_checkpoint(const std::string& quant_dir, const std::string&
     if (opt.format != f.name) continue;
     if (opt.merge_lowrank && opt.format != "hf")
       fail("--merge-lowrank applies to --format hf (got --format {})", opt.format);
+    if (!opt.gguf_imatrix.empty() && opt.format != "gguf")
+      fail("--imatrix applies to --format gguf (got --format {})", opt.format);
     if (!opt.dtype.empty() && !f.float_dtype)
       fail("--dtype applies to --format {}; --format {} takes --type",
            names(&ExportFormat::float_dtype), f.name);

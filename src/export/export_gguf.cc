@@ -162,7 +162,9 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
       place.n_gqa = c.num_heads / c.num_kv_heads;
       place.ncols = ne[0];
       place.tied = c.tie_word_embeddings;
-      place.imatrix = imatrix.has_value();
+      // The imatrix rules of the mixture: with --imatrix, or for the linears a run solved on
+      // grids fitted as imatrix (it chose their types so).
+      place.imatrix = imatrix.has_value() || (solved && solved->gguf_fit() == GgufFit::kImatrix);
       t = gguf_tensor_type(*ft, place, opt.gguf_pure);
       if (opt.gguf_pure && t != ft->base)
         sum.notes.push_back(fmt::format("{}: rows of {} are not whole {} blocks: {} instead", gg,

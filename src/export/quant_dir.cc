@@ -69,9 +69,17 @@ void check_report(const nlohmann::ordered_json& r, const std::string& file) {
   if (!methods.count(m))
     fail("{}: settings.method '{}' is not a method this loaq version can export", file, m);
   if (s.contains("grid"))
-    only_known_keys(s["grid"],
-                    {"bits", "group", "sym", "fit", "mse", "neuqi", "describe", "gguf_file_type"},
-                    file, "settings.grid");
+    only_known_keys(
+        s["grid"],
+        {"bits", "group", "sym", "fit", "mse", "neuqi", "describe", "gguf_file_type", "gguf_fit"},
+        file, "settings.grid");
+  if (s.contains("grid") && s["grid"].contains("gguf_fit")) {
+    const auto& f = s["grid"]["gguf_fit"];
+    bool known = false;
+    for (GgufFit fit : {GgufFit::kImatrix, GgufFit::kUnweighted})
+      known |= f.is_string() && f.get<std::string>() == gguf_fit_name(fit);
+    if (!known) fail("{}: settings.grid.gguf_fit {} is not a GGUF block fit", file, f.dump());
+  }
   if (s.contains("solver"))
     only_known_keys(s["solver"], {"percdamp", "blocksize", "act_order", "static_groups"}, file,
                     "settings.solver");
@@ -268,6 +276,12 @@ LowRankBranch QuantDir::load_lowrank(const std::string& name) const {
   return read_lowrank_branch(*state_, name, w->shape[0], w->shape[1]);
 }
 
+GgufFit QuantDir::gguf_fit() const {
+  const auto& s = report_["settings"];
+  if (!s.contains("grid") || !s["grid"].contains("gguf_fit")) return GgufFit::kUnweighted;
+  return parse_gguf_fit(s["grid"]["gguf_fit"].get<std::string>());  // checked by check_report
+}
+
 LinearState QuantDir::load_linear(const std::string& name) const {
   if (!state_) fail("{}: no quant_state.safetensors", dir_);
   const SafetensorsFile& s = *state_;
@@ -284,8 +298,9 @@ LinearState QuantDir::load_linear(const std::string& name) const {
   int bits = meta_.bits;
   if (report_.contains("settings") && report_["settings"].contains("grid") &&
       report_["settings"]["grid"].contains("gguf_file_type")) {
-    const GridConfig g = gguf_grid_for_linear(
-        report_["settings"]["grid"]["gguf_file_type"].get<std::string>(), name, config_);
+    const GridConfig g =
+        gguf_grid_for_linear(report_["settings"]["grid"]["gguf_file_type"].get<std::string>(), name,
+                             config_, gguf_fit());
     const TensorInfo* st = s.find(name + ".scale");
     if (st && st->shape.size() == 2 && g.group > 0 && st->shape[1] * g.group == r.in) {
       group_size = g.group;

@@ -13,6 +13,7 @@
 #include "core/lowrank_branch.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
+#include "quant/grid.h"
 
 namespace loaq {
 
@@ -52,6 +53,9 @@ class QuantDir {
   const SafetensorsFile& model() const { return *model_; }
   bool has_quant_state() const { return state_ != nullptr; }
   const QuantStateMeta& meta() const { return meta_; }
+  // The block fit of a --grid gguf:TYPE run (settings.grid.gguf_fit; unweighted for a run that
+  // predates the field, or another grid).
+  GgufFit gguf_fit() const;
   // The quantized linears named in quant_state, in name order (empty without quant_state).
   const std::vector<std::string>& linears() const { return linears_; }
 

@@ -12,18 +12,22 @@ namespace loaq {
 
 namespace {
 
-// RTN: only with a NeUQI grid does it read the data (diag(H) of the quantized stream, as the
-// reference weights its grid).
+const double* or_null(const std::vector<double>& v) {
+  return v.empty() ? nullptr : v.data();
+}
+
+// RTN: it reads the data only for a grid fitted by it (diag(H) of the quantized stream: NeUQI as
+// the reference weights its grid, a GGUF grid as imatrix weights its blocks).
 Solved solve_rtn(const Tensor& w, const Stats& st, const GridConfig& grid,
                  const QuantizeConfig& cfg) {
-  if (!grid.neuqi() || st.H.rows == 0) return {rtn_quantize(w, grid), w};
-  return {rtn_quantize(w, grid, neuqi_weights(st.H, cfg.solver.percdamp).data()), w};
+  return {rtn_quantize(w, grid, or_null(grid_weights(grid, st, cfg))), w};
 }
 
 // GPTQ (eq. 32): LDLQ on H = X̂ᵀX̂.
 Solved solve_gptq(const Tensor& w, const Stats& st, const GridConfig& grid,
                   const QuantizeConfig& cfg) {
-  return {gptq_quantize(w, st.H, grid, cfg.solver), w};
+  const auto gw = grid_weights(grid, st, cfg);
+  return {gptq_quantize(w, st.H, grid, cfg.solver, nullptr, or_null(gw)), w};
 }
 
 // GPTAQ: GPTQ with the asymmetric term P (its dXXT = Σ (X − X̂)ᵀ X̂ = Cᵀ).
@@ -33,7 +37,8 @@ Solved solve_gptaq(const Tensor& w, const Stats& st, const GridConfig& grid,
   for (int64_t i = 0; i < st.C.rows; ++i)
     for (int64_t j = 0; j < st.C.cols; ++j) dxxt(j, i) = st.C(i, j);
   const GptaqTerm term{&dxxt, cfg.gptaq_alpha};
-  return {gptq_quantize(w, st.H, grid, cfg.solver, &term), w};
+  const auto gw = grid_weights(grid, st, cfg);
+  return {gptq_quantize(w, st.H, grid, cfg.solver, &term, or_null(gw)), w};
 }
 
 // Qronos (brevitas): G = XᵀX̂ = H + Cᵀ.
@@ -42,9 +47,11 @@ Solved solve_qronos(const Tensor& w, const Stats& st, const GridConfig& grid,
   MatD g = st.H;
   for (int64_t i = 0; i < g.rows; ++i)
     for (int64_t j = 0; j < g.cols; ++j) g(i, j) += st.C(j, i);
-  return {qronos_quantize(w, st.H, g, grid,
-                          {cfg.qronos_alpha, cfg.solver.act_order, cfg.solver.percdamp}),
-          w};
+  const auto gw = grid_weights(grid, st, cfg);
+  return {
+      qronos_quantize(w, st.H, g, grid,
+                      {cfg.qronos_alpha, cfg.solver.act_order, cfg.solver.percdamp}, or_null(gw)),
+      w};
 }
 
 // LoaQ: the target W̃ of eqs. 8/10/12, then GPTQ on it.
@@ -54,19 +61,20 @@ Solved solve_loaq(const Tensor& w, const Stats& st, const GridConfig& grid,
   const GptqFactor factor = gptq_factor(st.H, cfg.solver);
   Tensor target = loaq_target(w, st.H, st.C, st.has_s ? &st.S : nullptr, cfg.loaq.alpha,
                               st.has_s ? cfg.loaq.beta : 0.0, factor);
-  QuantizedLinear q = gptq_quantize(target, st.H, factor, grid, cfg.solver);
+  const auto gw = grid_weights(grid, st, cfg);
+  QuantizedLinear q = gptq_quantize(target, st.H, factor, grid, cfg.solver, nullptr, or_null(gw));
   return {std::move(q), std::move(target)};
 }
 
 // clang-format off
 constexpr std::array<MethodInfo, 6> kMethods = {{
-  // method          name      data   fp     S      reset  brev.  solve
-  {Method::kNone,   "none",   false, false, false, false, false, "unchanged", nullptr},
-  {Method::kRtn,    "rtn",    false, false, false, false, false, "round to nearest", solve_rtn},
-  {Method::kGptq,   "gptq",   true,  false, false, false, false, "GPTQ on W with H", solve_gptq},
-  {Method::kGptaq,  "gptaq",  true,  true,  false, false, false, "GPTQ with the asymmetric term αCᵀ", solve_gptaq},
-  {Method::kQronos, "qronos", true,  true,  false, true,  true,  "Qronos with G = H + Cᵀ", solve_qronos},
-  {Method::kLoaq,   "loaq",   true,  true,  true,  false, false, "GPTQ on W̃ (eqs. 8, 10, 12)", solve_loaq},
+  // method          name      data   w.grid fp     S      reset  brev.  solve
+  {Method::kNone,   "none",   false, false, false, false, false, false, "unchanged", nullptr},
+  {Method::kRtn,    "rtn",    false, true,  false, false, false, false, "round to nearest", solve_rtn},
+  {Method::kGptq,   "gptq",   true,  true,  false, false, false, false, "GPTQ on W with H", solve_gptq},
+  {Method::kGptaq,  "gptaq",  true,  true,  true,  false, false, false, "GPTQ with the asymmetric term αCᵀ", solve_gptaq},
+  {Method::kQronos, "qronos", true,  true,  true,  false, true,  true,  "Qronos with G = H + Cᵀ", solve_qronos},
+  {Method::kLoaq,   "loaq",   true,  true,  true,  true,  false, false, "GPTQ on W̃ (eqs. 8, 10, 12)", solve_loaq},
 }};
 // clang-format on
 
@@ -99,7 +107,14 @@ bool method_needs_calibration(const QuantizeConfig& cfg) {
   const MethodInfo& m = method_info(cfg.method);
   const bool branch_data = cfg.lowrank.enabled() &&
                            (lowrank_needs_h(cfg.lowrank) || lowrank_needs_mean_abs_x(cfg.lowrank));
-  return m.uses_data || (m.solve == solve_rtn && cfg.grid.neuqi()) || branch_data;
+  return m.uses_data || (m.weighted_grid && cfg.grid.fit_weighted()) || branch_data;
+}
+
+std::vector<double> grid_weights(const GridConfig& grid, const Stats& st,
+                                 const QuantizeConfig& cfg) {
+  if (!grid.fit_weighted() || st.H.rows == 0) return {};
+  if (grid.neuqi()) return neuqi_weights(st.H, cfg.solver.percdamp);
+  return gguf_imatrix_weights(st.H, st.tokens);
 }
 
 GridConfig method_grid(const QuantizeConfig& cfg) {
@@ -112,7 +127,7 @@ GridConfig method_grid(const QuantizeConfig& cfg) {
 GridConfig method_grid_for_linear(const QuantizeConfig& cfg, const std::string& linear,
                                   const ModelConfig& model) {
   if (cfg.gguf_file_type.empty()) return method_grid(cfg);
-  return gguf_grid_for_linear(cfg.gguf_file_type, linear, model);
+  return gguf_grid_for_linear(cfg.gguf_file_type, linear, model, cfg.grid.gguf_fit);
 }
 
 }  // namespace loaq

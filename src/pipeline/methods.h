@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "io/model_config.h"
 #include "pipeline/config.h"
@@ -22,7 +23,11 @@ struct Solved {
 struct MethodInfo {
   Method method;
   std::string_view name;
-  bool uses_data;        // needs calibration activations (RTN only for a NeUQI grid: diag H)
+  // The solve needs calibration activations (H).
+  bool uses_data;
+  // Reads the statistics for a grid whose fit is weighted by them (grid.fit_weighted(): NeUQI,
+  // a GGUF imatrix fit), even where the solve itself needs none (RTN).
+  bool weighted_grid;
   bool fp_stream;        // carries the full-precision stream X, and C = X̂ᵀ(X − X̂)
   bool sublayer_term;    // W_out also gets S = X̂ᵀ(h − ĥ) and NOA's RMS rescaling (eqs. 10–12)
   bool reset_fp_stream;  // the FP stream restarts from the quantized one at each layer
@@ -40,6 +45,11 @@ std::string method_name(Method m);
 Method parse_method(const std::string& s);
 // Whether the run (method and grid) uses calibration data.
 bool method_needs_calibration(const QuantizeConfig& cfg);
+// The column weights that `grid`'s fit takes from a linear's statistics: NeUQI's
+// neuqi_weights(H, percdamp), a GGUF imatrix fit's diag(H) / tokens (gguf_imatrix_weights);
+// empty for a grid whose fit takes none, or without statistics.
+std::vector<double> grid_weights(const GridConfig& grid, const Stats& st,
+                                 const QuantizeConfig& cfg);
 // The grid the driver gives the method's solver (the reference's flavor where the table says so).
 GridConfig method_grid(const QuantizeConfig& cfg);
 // The grid of one linear ("model.layers.3.self_attn.v_proj") of `model`: with --grid gguf:TYPE

@@ -23,11 +23,43 @@ int bits_of(const GgufBlockFormat& f) {
   return b;
 }
 
-// The block of row `row` that starts at column b0, fitted by the reference quantizer.
-GgufBlock fit_block(const GgufBlockFormat& f, const Tensor& w, int64_t row, int64_t b0) {
+// The fits, described once.
+struct FitInfo {
+  GgufFit fit;
+  const char* name;
+};
+constexpr FitInfo kFits[] = {{GgufFit::kImatrix, "imatrix"}, {GgufFit::kUnweighted, "unweighted"}};
+
+// The imatrix values of the columns (float, as llama.cpp holds them), or empty for the
+// unweighted fit.
+std::vector<float> column_weights(const GridConfig& g, const double* hdiag, int64_t cols) {
+  if (g.gguf_fit != GgufFit::kImatrix) return {};
+  if (!hdiag)
+    fail("GGUF grid {}: the imatrix fit needs the calibration's column weights",
+         ggml_type_info(g.gguf).name);
+  std::vector<float> qw(static_cast<size_t>(cols));
+  for (int64_t c = 0; c < cols; ++c) qw[size_t(c)] = float(hdiag[c]);
+  return qw;
+}
+
+// Fits row `row` of w block by block (`qw`: the imatrix values, empty: unweighted) and hands
+// each block to `each(b0, block)`.
+template <class F>
+void fit_row(const GgufBlockFormat& f, const Tensor& w, int64_t row, const std::vector<float>& qw,
+             F&& each) {
+  const float* x = w.ptr() + row * w.cols();
+  const float sigma2 = qw.empty() ? 0.0f : gguf_row_sigma2(x, w.cols());
   GgufBlock b;
-  f.quantize_ref(w.ptr() + row * w.cols() + b0, b);
-  return b;
+  for (int64_t b0 = 0; b0 < w.cols(); b0 += f.block) {
+    gguf_fit_block(f, x + b0, qw.empty() ? nullptr : qw.data() + b0, sigma2, b);
+    each(b0, b);
+  }
+}
+
+void check_rows(const GgufBlockFormat& f, const Tensor& w) {
+  if (w.cols() % f.block != 0)
+    fail("GGUF grid {}: rows of {} are not whole blocks of {}", ggml_type_info(f.type).name,
+         w.cols(), f.block);
 }
 
 // Scale and zero of sub-block j of block b.
@@ -47,7 +79,7 @@ void group_grid(const GgufBlockFormat& f, const GgufBlock& b, int j, float& s, f
 
 }  // namespace
 
-GridConfig gguf_grid(GgmlType t) {
+GridConfig gguf_grid(GgmlType t, GgufFit fit) {
   const auto& f = format_of(t);
   GridConfig g;
   g.bits = bits_of(f);
@@ -57,39 +89,80 @@ GridConfig gguf_grid(GgmlType t) {
   g.real_zero = f.has_min;
   g.fit = GridFit::kMinMax;
   g.gguf = t;
+  g.gguf_fit = fit;
   return g;
 }
 
-void fit_gguf_group(const GridConfig& g, const Tensor& w, int64_t c0, int64_t c1, float* scale,
-                    float* zero) {
+std::string gguf_fit_name(GgufFit f) {
+  for (const auto& i : kFits)
+    if (i.fit == f) return i.name;
+  fail("internal error: GGUF fit {} is not in the table", int(f));
+}
+
+GgufFit parse_gguf_fit(const std::string& s) {
+  std::string names;
+  for (const auto& i : kFits) {
+    if (s == i.name) return i.fit;
+    names += (names.empty() ? "" : ", ") + std::string(i.name);
+  }
+  fail("--gguf-fit '{}': choose one of {}", s, names);
+}
+
+std::vector<double> gguf_imatrix_weights(const MatD& h, int64_t tokens) {
+  if (tokens < 1) fail("GGUF imatrix fit: the statistics cover no calibration tokens");
+  std::vector<double> d(static_cast<size_t>(h.rows));
+  for (int64_t i = 0; i < h.rows; ++i) d[size_t(i)] = h(i, i) / double(tokens);
+  return d;
+}
+
+void fit_gguf_grid(const GridConfig& g, const Tensor& w, const double* hdiag, float* scale,
+                   float* zero) {
   const auto& f = format_of(g.gguf);
-  const int64_t N = w.cols();
-  if (N % f.block != 0)
-    fail("GGUF grid {}: rows of {} are not whole blocks of {}", ggml_type_info(g.gguf).name, N,
-         f.block);
+  check_rows(f, w);
+  const std::vector<float> qw = column_weights(g, hdiag, w.cols());
+  const int64_t M = w.rows(), G = w.cols() / f.group, per_block = f.block / f.group;
+#pragma omp parallel for schedule(static) if (M * w.cols() > 65536)
+  for (int64_t row = 0; row < M; ++row)
+    fit_row(f, w, row, qw, [&](int64_t b0, const GgufBlock& b) {
+      for (int64_t j = 0; j < per_block; ++j) {
+        const size_t k = size_t(row * G + b0 / f.group + j);
+        group_grid(f, b, int(j), scale[k], zero[k]);
+      }
+    });
+}
+
+void fit_gguf_group(const GridConfig& g, const Tensor& w, int64_t c0, int64_t c1, float* scale,
+                    float* zero, const double* hdiag) {
+  const auto& f = format_of(g.gguf);
+  check_rows(f, w);
   if (c0 % f.group != 0 || c1 - c0 != f.group)
     fail("GGUF grid: group [{}, {}) is not one scale group of {}", c0, c1, f.group);
+  const std::vector<float> qw = column_weights(g, hdiag, w.cols());
   const int64_t b0 = c0 / f.block * f.block;
   const int j = int((c0 - b0) / f.group);
   for (int64_t row = 0; row < w.rows(); ++row) {
-    const GgufBlock b = fit_block(f, w, row, b0);
+    const float* x = w.ptr() + row * w.cols();
+    const float sigma2 = qw.empty() ? 0.0f : gguf_row_sigma2(x, w.cols());
+    GgufBlock b;
+    gguf_fit_block(f, x + b0, qw.empty() ? nullptr : qw.data() + b0, sigma2, b);
     group_grid(f, b, j, scale[row], zero[row]);
   }
 }
 
 std::vector<std::byte> gguf_pack_codes(GgmlType t, const Tensor& w_fit,
-                                       const std::vector<int32_t>& codes) {
+                                       const std::vector<int32_t>& codes, const double* hdiag) {
   const auto& f = format_of(t);
   const auto& info = ggml_type_info(t);
   const int64_t M = w_fit.rows(), N = w_fit.cols();
   if (int64_t(codes.size()) != M * N)
     fail("GGUF pack: {} codes for a {}×{} weight", codes.size(), M, N);
-  if (N % f.block != 0) fail("GGUF pack: rows of {} are not whole blocks of {}", N, f.block);
+  check_rows(f, w_fit);
+  const GridConfig g = gguf_grid(t, hdiag ? GgufFit::kImatrix : GgufFit::kUnweighted);
+  const std::vector<float> qw = column_weights(g, hdiag, N);
   std::vector<std::byte> out(size_t(M * (N / f.block) * info.bytes));
   auto* o = reinterpret_cast<uint8_t*>(out.data());
   for (int64_t row = 0; row < M; ++row)
-    for (int64_t b0 = 0; b0 < N; b0 += f.block) {
-      GgufBlock b = fit_block(f, w_fit, row, b0);
+    fit_row(f, w_fit, row, qw, [&](int64_t b0, GgufBlock b) {
       for (int64_t i = 0; i < f.block; ++i) {
         const int32_t q = codes[size_t(row * N + b0 + i)];
         if (q < f.qmin || q > f.qmax)
@@ -98,12 +171,12 @@ std::vector<std::byte> gguf_pack_codes(GgmlType t, const Tensor& w_fit,
       }
       f.pack(b, o);
       o += info.bytes;
-    }
+    });
   return out;
 }
 
 GridConfig gguf_grid_for_linear(const std::string& file_type, const std::string& linear,
-                                const ModelConfig& c) {
+                                const ModelConfig& c, GgufFit fit) {
   const GgufFileType* ft = gguf_file_type(file_type);
   if (!ft) {
     std::string names;
@@ -130,11 +203,12 @@ GridConfig gguf_grid_for_linear(const std::string& file_type, const std::string&
   p.n_gqa = c.num_kv_heads > 0 ? c.num_heads / c.num_kv_heads : 1;
   const bool down = p.role == GgufRole::kFfnDown, o = p.role == GgufRole::kAttnOutput;
   p.ncols = down ? c.intermediate_size : o ? c.q_dim() : c.hidden_size;
+  p.imatrix = fit == GgufFit::kImatrix;
   const GgmlType t = gguf_tensor_type(*ft, p);
   if (!gguf_block_format(t))
     fail("--grid gguf:{}: {} gets {} (its rows of {} are not whole blocks), which is no block grid",
          file_type, linear, ggml_type_info(t).name, p.ncols);
-  return gguf_grid(t);
+  return gguf_grid(t, fit);
 }
 
 float gguf_int_zero(GgmlType t) {

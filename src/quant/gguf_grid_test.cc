@@ -1,6 +1,8 @@
 // GGUF block types as solver grids: RTN and GPTQ on the frozen block grid give codes in range whose
 // llama.cpp bytes (gguf_pack_codes) dequantize, as ggml does, to the solver's own dequantized
 // weight; GPTQ's error feedback lowers the output error tr(ΔW H ΔWᵀ) below RTN's on the same grid.
+// The imatrix fit (weighted by diag(H) / tokens) lowers the diag(H)-weighted error of RTN below the
+// unweighted fit's, and reproduces a weight that lies on the grid exactly.
 #include "quant/gguf_grid.h"
 
 #include <gtest/gtest.h>
@@ -91,6 +93,115 @@ TEST(GgufGrid, SolversTargetTheBlockGrid) {
   }
 }
 
+// diag(H) / tokens: each input's mean square, the scale llama-imatrix records.
+TEST(GgufGrid, ImatrixWeightsAreMeanSquares) {
+  MatD h(3, 3);
+  h(0, 0) = 6.0, h(1, 1) = 0.0, h(2, 2) = 1.5, h(0, 2) = h(2, 0) = 9.0;
+  EXPECT_EQ(gguf_imatrix_weights(h, 3), (std::vector<double>{2.0, 0.0, 0.5}));
+  EXPECT_THROW(gguf_imatrix_weights(h, 0), Error);
+  EXPECT_EQ(gguf_fit_name(parse_gguf_fit("imatrix")), "imatrix");
+  EXPECT_EQ(parse_gguf_fit("unweighted"), GgufFit::kUnweighted);
+  EXPECT_THROW(parse_gguf_fit("weighted"), Error);
+  // The imatrix fit needs the weights.
+  const auto p = make_problem(2, 256, 1);
+  EXPECT_THROW(rtn_quantize(p.w, gguf_grid(GgmlType::Q4_K, GgufFit::kImatrix)), Error);
+}
+
+double weighted_error(const Tensor& w, const Tensor& q, const std::vector<double>& d) {
+  double e = 0;
+  for (size_t i = 0; i < w.data.size(); ++i)
+    e += d[i % d.size()] * std::pow(double(q.data[i]) - w.data[i], 2);
+  return e;
+}
+
+// The imatrix fit of the solver grid: RTN on it has a lower diag(H)-weighted error than on the
+// unweighted fit; its codes with the frozen headers are (up to rounding ties) llama.cpp's own
+// weighted quantization (gguf_quantize with the same imatrix); every block is fitted once for all
+// of its groups, as fit_gguf_group fits one group.
+TEST(GgufGrid, ImatrixFitWeightsTheBlocks) {
+  const auto p = make_problem(16, 512, 5);
+  const std::vector<double> d = gguf_imatrix_weights(p.h, 2 * 512);  // make_problem's T
+  std::vector<float> qw(d.begin(), d.end());
+  for (GgmlType t : gguf_block_types()) {
+    SCOPED_TRACE(ggml_type_info(t).name);
+    const GridConfig wg = gguf_grid(t, GgufFit::kImatrix), ug = gguf_grid(t);
+    EXPECT_NE(wg.describe(), ug.describe());
+    const QuantizedLinear rw = rtn_quantize(p.w, wg, d.data()), ru = rtn_quantize(p.w, ug);
+    if (t == GgmlType::Q8_0) {  // llama.cpp ignores the imatrix for Q8_0
+      EXPECT_EQ(rw.q.data, ru.q.data);
+      continue;
+    }
+    EXPECT_LT(weighted_error(p.w, rw.q, d), weighted_error(p.w, ru.q, d));
+    const auto bytes = gguf_pack_codes(t, p.w, rw.codes, d.data());
+    std::vector<float> y(p.w.data.size()), yl(p.w.data.size());
+    gguf_dequantize(t, bytes, y.data(), int64_t(y.size()));
+    const auto llama = gguf_quantize(t, p.w.data.data(), p.w.rows(), p.w.cols(), qw.data());
+    gguf_dequantize(t, llama, yl.data(), int64_t(yl.size()));
+    int64_t differ = 0;
+    double max_diff = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      differ += y[i] != yl[i];
+      max_diff = std::max(max_diff, std::fabs(double(y[i]) - rw.q.data[i]));
+    }
+    EXPECT_LT(differ, int64_t(y.size() / 100));
+    EXPECT_LT(max_diff, 1e-7);
+    // One group at a time, the same grid.
+    std::vector<float> s(size_t(p.w.rows())), z(s.size());
+    for (int64_t g = 0; g < rw.scale.cols(); g += 7) {
+      fit_gguf_group(wg, p.w, g * wg.group, (g + 1) * wg.group, s.data(), z.data(), d.data());
+      for (int64_t r = 0; r < p.w.rows(); ++r) {
+        ASSERT_EQ(s[size_t(r)], rw.scale.data[size_t(r * rw.scale.cols() + g)]);
+        ASSERT_EQ(z[size_t(r)], rw.zero.data[size_t(r * rw.zero.cols() + g)]);
+      }
+    }
+  }
+}
+
+// A row that lies exactly on a type's grid (fp16 d and dmin; sub-block scale codes, the largest
+// code in the first sub-block; every sub-block holding its lowest and highest element code) is
+// reproduced exactly by the weighted fit, whatever the (positive) weights: the expected value in
+// closed form. (Sub-blocks of equal scales would make Q3_K's symmetric scale search a tie that
+// float rounding breaks.)
+TEST(GgufGrid, ImatrixFitExactOnTheGrid) {
+  const int64_t N = 512;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(0.1, 10.0);
+  std::vector<double> d(static_cast<size_t>(N));
+  for (auto& v : d) v = u(rng);
+  const std::vector<float> qw(d.begin(), d.end());
+  const float d0 = 0.015625f, m0 = 0.0078125f;  // fp16 values
+  for (GgmlType t : gguf_block_types()) {
+    if (t == GgmlType::Q8_0) continue;
+    SCOPED_TRACE(ggml_type_info(t).name);
+    const auto* f = gguf_block_format(t);
+    // The largest sub-block scale code (the 32-element types: d itself, code 1).
+    const int top = f->block == 32        ? 1
+                    : t == GgmlType::Q2_K ? 15
+                    : t == GgmlType::Q3_K ? 32
+                    : t == GgmlType::Q6_K ? 128
+                                          : 63;
+    const float z = gguf_int_zero(t);
+    Tensor w({1, N});
+    for (int64_t i = 0; i < N; ++i) {
+      const int64_t j = i % f->block / f->group, k = i % f->group;
+      const float s = d0 * float(top == 1 ? 1 : top - j % 7);
+      const float m = f->has_min ? m0 * float(top == 1 ? 1 : top - j % 5) : 0.0f;
+      const int q = k == 0 ? f->qmin : k == 1 ? f->qmax : int((i * 7) % (f->qmax + 1));
+      w.data[size_t(i)] = s * (float(q) - z) - m;
+    }
+    const auto bytes = gguf_quantize(t, w.data.data(), 1, N, qw.data());
+    std::vector<float> y(static_cast<size_t>(N));
+    gguf_dequantize(t, bytes, y.data(), N);
+    EXPECT_EQ(y, w.data);
+    // RTN on the frozen grid picks the same codes: the same bytes; its dequantized weight is the
+    // row up to the float rounding of a real-valued zero (s·(q − m/s) for the types with a min).
+    const QuantizedLinear r = rtn_quantize(w, gguf_grid(t, GgufFit::kImatrix), d.data());
+    EXPECT_EQ(gguf_pack_codes(t, w, r.codes, d.data()), bytes);
+    for (int64_t i = 0; i < N; ++i)
+      ASSERT_NEAR(r.q.data[size_t(i)], w.data[size_t(i)], 1e-6f * std::fabs(w.data[size_t(i)]));
+  }
+}
+
 // --grid gguf:Q4_K_M on a Llama-shaped config: each linear gets llama-quantize's choice.
 TEST(GgufGrid, MixturePerLinear) {
   ModelConfig c;
@@ -117,6 +228,15 @@ TEST(GgufGrid, MixturePerLinear) {
   EXPECT_THROW(type("Q4_K_M", "model.norm"), Error);
   c.hidden_size = 128;  // rows of 128: K-quants fall back as llama-quantize's do
   EXPECT_EQ(type("Q4_K_M", "model.layers.3.self_attn.q_proj"), GgmlType::Q5_0);
+  // With an imatrix fit, the mixture is llama-quantize's with an imatrix: ffn_down of the first
+  // eighth of the layers in Q4_0 becomes Q4_1 (8 layers: layer 0).
+  const auto fitted = [&](const std::string& lin, GgufFit fit) {
+    return gguf_grid_for_linear("Q4_0", lin, c, fit);
+  };
+  EXPECT_EQ(fitted("model.layers.0.mlp.down_proj", GgufFit::kImatrix).gguf, GgmlType::Q4_1);
+  EXPECT_EQ(fitted("model.layers.1.mlp.down_proj", GgufFit::kImatrix).gguf, GgmlType::Q4_0);
+  EXPECT_EQ(fitted("model.layers.0.mlp.down_proj", GgufFit::kUnweighted).gguf, GgmlType::Q4_0);
+  EXPECT_EQ(fitted("model.layers.0.mlp.up_proj", GgufFit::kImatrix).gguf_fit, GgufFit::kImatrix);
 }
 
 }  // namespace

@@ -42,8 +42,10 @@ float GridConfig::qmax() const {
 
 std::string GridConfig::describe() const {
   if (is_gguf())
-    return fmt::format("gguf:{} block grid ({}-bit, groups of {}, fitted per block)",
-                       ggml_type_info(gguf).name, bits, group);
+    return fmt::format(
+        "gguf:{} block grid ({}-bit, groups of {}, fitted per block{})", ggml_type_info(gguf).name,
+        bits, group,
+        gguf_fit == GgufFit::kImatrix ? ", weighted by diag(H)/tokens as imatrix" : "");
   const char* fit_label = fit == GridFit::kMse        ? " mse-clip"
                           : fit == GridFit::kNeuqi    ? " neuqi (real zero, diag-H weighted)"
                           : fit == GridFit::kNeuqiInt ? " neuqi-int (integer zero, diag-H weighted)"

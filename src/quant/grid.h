@@ -33,6 +33,12 @@ enum class GridFlavor { kGptq, kQuarot, kBrevitas };
 //  kNeuqiInt NeUQI_int: the same with an integer zero point in [0, 2^b − 1].
 // NeUQI needs the column weights h (fit_grid's `h`), asymmetric grids only.
 enum class GridFit { kMinMax, kMse, kNeuqi, kNeuqiInt };
+
+// How a GGUF block grid's headers (quant/gguf_grid.h) are fitted before the solve, as
+// llama-quantize fits them: without an imatrix (kUnweighted: its reference quantizer), or with
+// one (kImatrix: its importance-weighted quantizer, the weights each input column's mean square
+// over the calibration tokens, diag(H) / tokens, which is what llama-imatrix records).
+enum class GgufFit { kUnweighted, kImatrix };
 std::string grid_fit_name(GridFit f);
 // Parses minmax|mse|neuqi|neuqi-int; throws naming the valid choices.
 GridFit parse_grid_fit(const std::string& s);
@@ -53,11 +59,15 @@ struct GridConfig {
   // A GGUF block type's fixed grid (quant/gguf_grid.h: fitted per block, static groups); the
   // value 0 (F32): none.
   GgmlType gguf{};
+  GgufFit gguf_fit = GgufFit::kUnweighted;
   bool is_gguf() const { return gguf != GgmlType{}; }
 
   float qmin() const;
   float qmax() const;
   bool neuqi() const { return fit == GridFit::kNeuqi || fit == GridFit::kNeuqiInt; }
+  // Whether the fit weights the columns by the calibration statistics (NeUQI, a GGUF grid
+  // fitted as imatrix): the solvers then take those column weights.
+  bool fit_weighted() const { return neuqi() || (is_gguf() && gguf_fit == GgufFit::kImatrix); }
   // Whether the zero point is added before rounding (real-valued zero: real_zero or NeUQI).
   bool zero_in_rounding() const { return real_zero || fit == GridFit::kNeuqi; }
   std::string describe() const;

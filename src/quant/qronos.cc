@@ -25,8 +25,9 @@ double lambda_max(const MatD& a) {
   return w;
 }
 
-QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g_in, const GridConfig& grid,
-                                const QronosConfig& cfg) {
+QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g_in,
+                                const GridConfig& grid, const QronosConfig& cfg,
+                                const double* grid_weights) {
   validate(grid);
   const int64_t M = w.rows(), N = w.cols();
   if (h_in.rows != N || g_in.rows != N || h_in.cols != N || g_in.cols != N)
@@ -39,12 +40,10 @@ QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h_in, const MatD& g
   r.zero = Tensor({M, G});
   r.g_idx.resize(size_t(N));
   const std::vector<double> hw =
-      grid.neuqi() ? neuqi_weights(h_in, cfg.percdamp) : std::vector<double>();
-  for (int64_t gi = 0; gi < G; ++gi) {  // frozen grid from the original W
-    const int64_t c0 = gi * gs, c1 = std::min(N, c0 + gs);
-    fit_group(grid, w, c0, c1, gi, r, hw.empty() ? nullptr : hw.data());
-    for (int64_t c = c0; c < c1; ++c) r.g_idx[size_t(c)] = int32_t(gi);
-  }
+      grid.neuqi() && !grid_weights ? neuqi_weights(h_in, cfg.percdamp) : std::vector<double>();
+  // The frozen grid from the original W.
+  fit_static_groups(grid, w, r, grid_weights ? grid_weights : hw.empty() ? nullptr : hw.data());
+  for (int64_t c = 0; c < N; ++c) r.g_idx[size_t(c)] = int32_t(c / gs);
 
   r.perm.resize(size_t(N));
   std::iota(r.perm.begin(), r.perm.end(), 0);

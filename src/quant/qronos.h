@@ -29,8 +29,11 @@ struct QronosConfig {
       0.01;  // only for a NeUQI grid's column weights diag(H) + percdamp · mean(diag H)
 };
 
-QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h, const MatD& g, const GridConfig& grid,
-                                const QronosConfig& cfg);
+// `grid_weights` [in]: the column weights of the grid's fit when the caller has them (a GGUF
+// imatrix fit requires them); null: a NeUQI grid's from h.
+QuantizedLinear qronos_quantize(const Tensor& w, const MatD& h, const MatD& g,
+                                const GridConfig& grid, const QronosConfig& cfg,
+                                const double* grid_weights = nullptr);
 
 // Largest eigenvalue of a symmetric matrix (LAPACK dsyevr).
 double lambda_max(const MatD& a);

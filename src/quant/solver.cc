@@ -30,7 +30,7 @@ void fit_group(const GridConfig& grid, const Tensor& w, int64_t c0, int64_t c1, 
   const int64_t M = w.rows(), N = w.cols(), G = r.scale.cols();
   std::vector<float> s(static_cast<size_t>(M)), z(static_cast<size_t>(M));
   if (grid.is_gguf()) {
-    fit_gguf_group(grid, w, c0, c1, s.data(), z.data());  // from the whole block of the group
+    fit_gguf_group(grid, w, c0, c1, s.data(), z.data(), hdiag);  // from the group's whole block
   } else {
     fit_grid(grid, w.ptr() + c0, M, c1 - c0, N, s.data(), z.data(), hdiag ? hdiag + c0 : nullptr);
   }
@@ -38,6 +38,17 @@ void fit_group(const GridConfig& grid, const Tensor& w, int64_t c0, int64_t c1, 
     r.scale.data[size_t(row * G + g)] = s[size_t(row)];
     r.zero.data[size_t(row * G + g)] = z[size_t(row)];
   }
+}
+
+void fit_static_groups(const GridConfig& grid, const Tensor& w, QuantizedLinear& r,
+                       const double* hdiag) {
+  const int64_t N = w.cols(), G = r.scale.cols(), gs = grid.group < 0 ? N : grid.group;
+  if (grid.is_gguf() && grid.group > 0) {  // every block fitted once, for all of its groups
+    fit_gguf_grid(grid, w, hdiag, r.scale.ptr(), r.zero.ptr());
+    return;
+  }
+  for (int64_t g = 0; g < G; ++g)
+    fit_group(grid, w, g * gs, std::min(N, (g + 1) * gs), g, r, hdiag);
 }
 
 std::vector<double> neuqi_weights(const MatD& h, double percdamp) {
@@ -63,9 +74,9 @@ QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid, const doub
   r.g_idx.resize(size_t(N));
   r.perm.resize(size_t(N));
   std::iota(r.perm.begin(), r.perm.end(), 0);
+  fit_static_groups(grid, w, r, hdiag);
   for (int64_t g = 0; g < G; ++g) {
     const int64_t c0 = g * gs, c1 = std::min(N, c0 + gs);
-    fit_group(grid, w, c0, c1, g, r, hdiag);
     for (int64_t row = 0; row < M; ++row) {
       const float sc = r.scale.data[size_t(row * G + g)], ze = r.zero.data[size_t(row * G + g)];
       for (int64_t c = c0; c < c1; ++c) {
@@ -103,10 +114,11 @@ MatD inverse_cholesky_upper(MatD h, double& damp, int& raises) {
 }
 
 QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GridConfig& grid,
-                              const SolverConfig& cfg, const GptaqTerm* gptaq) {
+                              const SolverConfig& cfg, const GptaqTerm* gptaq,
+                              const double* grid_weights) {
   validate(grid);
   check_shapes(w_in, &h_in);
-  return gptq_quantize(w_in, h_in, gptq_factor(h_in, cfg), grid, cfg, gptaq);
+  return gptq_quantize(w_in, h_in, gptq_factor(h_in, cfg), grid, cfg, gptaq, grid_weights);
 }
 
 namespace {
@@ -233,7 +245,7 @@ void scatter_cols(const T* src, int64_t rows, const int32_t* cols, int64_t ncols
 
 QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFactor& f,
                               const GridConfig& grid, const SolverConfig& cfg,
-                              const GptaqTerm* gptaq) {
+                              const GptaqTerm* gptaq, const double* grid_weights) {
   validate(grid);
   check_shapes(w_in, &h_in);
   if (cfg.blocksize < 1) fail("solver: block size must be positive (got {})", cfg.blocksize);
@@ -258,8 +270,8 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFa
   // NeUQI: weights diag(H + λI) of the undamped H as given; its grids are fitted once before the
   // solve (the reference's init_param), so groups are static.
   const std::vector<double> hw =
-      grid.neuqi() ? neuqi_weights(h_in, cfg.percdamp) : std::vector<double>();
-  const double* hdiag = hw.empty() ? nullptr : hw.data();
+      grid.neuqi() && !grid_weights ? neuqi_weights(h_in, cfg.percdamp) : std::vector<double>();
+  const double* hdiag = grid_weights ? grid_weights : hw.empty() ? nullptr : hw.data();
   // GGUF grids are fixed per block of the original columns: static too.
   const bool static_groups = cfg.static_groups || grid.neuqi() || grid.is_gguf();
 
@@ -278,10 +290,7 @@ QuantizedLinear gptq_quantize(const Tensor& w_in, const MatD& h_in, const GptqFa
   }
 
   // Static groups: grids of the original column groups, before any permutation or update.
-  if (grouped && static_groups) {
-    for (int64_t g = 0; g < G; ++g)
-      fit_group(grid, *wz, g * gs, std::min(N, (g + 1) * gs), g, r, hdiag);
-  }
+  if (grouped && static_groups) fit_static_groups(grid, *wz, r, hdiag);
 
   // W in processing order (act-order permutation), transposed: Wt[k, row] = W[row, perm k]; a
   // block of columns is then a block of rows, updated in place.

@@ -43,13 +43,20 @@ struct QuantizedLinear {
 void fit_group(const GridConfig& grid, const Tensor& w, int64_t c0, int64_t c1, int64_t g,
                QuantizedLinear& r, const double* hdiag = nullptr);
 
+// Fits every group of the original columns of w (static groups) into r.scale / r.zero, with the
+// column weights `hdiag` of a weighted fit (grid.fit_weighted()); a GGUF grid fits each block
+// once for all of its groups.
+void fit_static_groups(const GridConfig& grid, const Tensor& w, QuantizedLinear& r,
+                       const double* hdiag = nullptr);
+
 // The column weights of a NeUQI grid, as the reference takes them: diag(H + λI) with
 // λ = percdamp · mean(diag H), the damping its solvers add before the grid is fitted
 // (efsotr/NeUQI quant.py: LDLQ/GPTQ/RTN.__init__ add it, QuantMethod.__call__ passes H.diag()).
 std::vector<double> neuqi_weights(const MatD& h, double percdamp);
 
 // Round to nearest on the grid: per channel, or per group of original columns. `hdiag` [in]: the
-// column weights (needed by NeUQI grids only).
+// column weights of a weighted fit (grid.fit_weighted(): NeUQI's neuqi_weights, a GGUF imatrix
+// fit's gguf_imatrix_weights), which it requires.
 QuantizedLinear rtn_quantize(const Tensor& w, const GridConfig& grid,
                              const double* hdiag = nullptr);
 
@@ -62,19 +69,23 @@ struct GptaqTerm {
 
 // GPTQ on target `w` with Hessian `h` (a sum or a mean over tokens: the scale cancels). A NeUQI
 // grid is fitted once on `w` before the solve, per channel or per group of original columns (as
-// static groups), with the weights neuqi_weights(h, cfg.percdamp), as the reference's init_param.
+// static groups), with the weights neuqi_weights(h, cfg.percdamp), as the reference's init_param;
+// `grid_weights` [in], when given, are the column weights of the grid's fit instead (a GGUF
+// imatrix fit requires them: gguf_imatrix_weights of the statistics, whose token count h lacks).
 // With `gptaq`, each update also adds w·P, P = α · triu₁(dXXT · Uᵀ) · U, U the upper Cholesky
 // factor of H⁻¹. If H + λI is not positive definite, λ is raised tenfold (up to 8 times) and the
 // raise is recorded; then it is an error. Never returns NaN.
 QuantizedLinear gptq_quantize(const Tensor& w, const MatD& h, const GridConfig& grid,
-                              const SolverConfig& cfg, const GptaqTerm* gptaq = nullptr);
+                              const SolverConfig& cfg, const GptaqTerm* gptaq = nullptr,
+                              const double* grid_weights = nullptr);
 
 // The same solve with the factor of H computed beforehand (gptq_factor(h, cfg), e.g. shared with
 // LoaQ's target). The solve is blocked: the column loop of a block touches only the block, and
 // the rest of W is updated by one sgemm per block (M·N² flops); the factor costs 2/3·N³.
 QuantizedLinear gptq_quantize(const Tensor& w, const MatD& h, const GptqFactor& factor,
                               const GridConfig& grid, const SolverConfig& cfg,
-                              const GptaqTerm* gptaq = nullptr);
+                              const GptaqTerm* gptaq = nullptr,
+                              const double* grid_weights = nullptr);
 
 // The upper Cholesky factor U of (H + λI)⁻¹ (H⁻¹ = UᵀU), raising λ tenfold when needed, in
 // double by the reference's three steps (Cholesky, inverse, Cholesky): the check of gptq_factor.

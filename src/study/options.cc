@@ -11,6 +11,7 @@ const std::vector<QuantizeOption>& quantize_options() {
       {"group", false, {}},
       {"sym", true, {}},
       {"grid", false, {}},
+      {"gguf-fit", false, {}},
       {"mse", true, {}},
       {"act-order", true, {"gptq", "gptaq", "qronos", "loaq"}},
       {"static-groups", true, {"gptq", "gptaq", "qronos", "loaq"}},
