@@ -8,14 +8,16 @@
 #   llama-quantize            of loaq's F32 export, no imatrix (deterministic: one run);
 #   llama-quantize + imatrix  `llama-imatrix` on the calibration text of seed s (`loaq calib`: the
 #                             same C4 windows loaq quantize draws, decoded), for each seed;
-#   loaq METHOD               `loaq quantize --method METHOD --grid gguf:TYPE` from the same windows,
-#                             exported with `loaq export --format gguf --type TYPE`, for each seed.
+#   loaq METHOD               `loaq quantize --method METHOD --grid gguf:TYPE --gguf-fit FIT` from the
+#                             same windows, exported with `loaq export --format gguf --type TYPE`,
+#                             for each seed and each FIT of $FITS (imatrix, the default, and/or
+#                             unweighted; the unweighted rows are keyed METHOD-unweighted).
 # Every step writes under a temporary name and is skipped when its output exists: a stopped run
 # resumes. The table (mean ± sample sd over the seeds, file sizes) is printed and, with --docs,
 # written there (a generated block of the README: scripts/sync_docs.sh copies it).
 #
 # Environment: MODEL (default $LOAQ_ASSETS/models/llama-mini-7m), TYPES ("Q2_K Q3_K_M Q4_K_M"),
-# SEEDS ("0 1 2"), METHODS ("gptq loaq"), NSAMPLES (128), SEQLEN (256), THREADS (1),
+# SEEDS ("0 1 2"), METHODS ("gptq loaq"), FITS ("imatrix"), NSAMPLES (128), SEQLEN (256), THREADS (1),
 # LOAQ (./build/release/loaq), LLAMA_BIN (build/llama.cpp/bin, from scripts/install-llama-cpp.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,13 @@ export LOAQ_ASSETS=$ASSETS
 MODEL=${MODEL:-$ASSETS/models/llama-mini-7m}
 TYPES=${TYPES:-Q2_K Q3_K_M Q4_K_M}
 SEEDS=${SEEDS:-0 1 2}
-METHODS=${METHODS:-gptq loaq}
+METHODS=${METHODS-gptq loaq}
+FITS=${FITS:-imatrix}
+# The row keys of the solved files: METHOD for the imatrix fit, METHOD-unweighted for the other.
+solved_keys=()
+for m in $METHODS; do
+  for fit in $FITS; do solved_keys+=("$m:$fit:$m$([ "$fit" = imatrix ] || echo "-$fit")"); done
+done
 NSAMPLES=${NSAMPLES:-128}
 SEQLEN=${SEQLEN:-256}
 THREADS=${THREADS:-1}
@@ -96,19 +104,21 @@ for t in $TYPES; do
       mv "$g.tmp" "$g"
     fi
     perplexity "imatrix-$t-$s" "$g"
-    for m in $METHODS; do
-      g=$out/$m-$t-$s.gguf
+    for mk in "${solved_keys[@]}"; do
+      m=${mk%%:*} fit=${mk#*:} k=${mk##*:}
+      fit=${fit%%:*}
+      g=$out/$k-$t-$s.gguf
       if [ ! -f "$g" ]; then
-        echo "gguf_table: loaq quantize --method $m --grid gguf:$t --seed $s"
-        "$LOAQ" quantize --model "$MODEL" --method "$m" --grid "gguf:$t" --nsamples "$NSAMPLES" \
-          --seqlen "$SEQLEN" --seed "$s" --threads "$THREADS" --out "$out/q-$m-$t-$s" --force -q \
-          >"$out/$m-$t-$s.log" 2>&1
-        "$LOAQ" export --format gguf --type "$t" --force --out "$g.tmp.gguf" "$out/q-$m-$t-$s" \
-          >>"$out/$m-$t-$s.log" 2>&1
+        echo "gguf_table: loaq quantize --method $m --grid gguf:$t --gguf-fit $fit --seed $s"
+        "$LOAQ" quantize --model "$MODEL" --method "$m" --grid "gguf:$t" --gguf-fit "$fit" \
+          --nsamples "$NSAMPLES" --seqlen "$SEQLEN" --seed "$s" --threads "$THREADS" \
+          --out "$out/q-$k-$t-$s" --force -q >"$out/$k-$t-$s.log" 2>&1
+        "$LOAQ" export --format gguf --type "$t" --force --out "$g.tmp.gguf" "$out/q-$k-$t-$s" \
+          >>"$out/$k-$t-$s.log" 2>&1
         mv "$g.tmp.gguf" "$g"
-        rm -rf "$out/q-$m-$t-$s"
+        rm -rf "$out/q-$k-$t-$s"
       fi
-      perplexity "$m-$t-$s" "$g"
+      perplexity "$k-$t-$s" "$g"
     done
   done
 done
@@ -124,7 +134,11 @@ table=$(mktemp)
   for t in $TYPES; do printf -- '---|---|'; done
   printf '\n'
   rows=("llama-quantize:llama-quantize, no imatrix" "imatrix:llama-quantize + llama-imatrix")
-  for m in $METHODS; do rows+=("$m:loaq $m"); done
+  for mk in "${solved_keys[@]}"; do
+    m=${mk%%:*} fit=${mk#*:} k=${mk##*:}
+    fit=${fit%%:*}
+    rows+=("$k:loaq $m ($fit fit)")
+  done
   for r in "${rows[@]}"; do
     key=${r%%:*}
     printf '| %s |' "${r#*:}"
