@@ -254,23 +254,9 @@ TEST(GgufImatrixSolver, FitRecordedAndRecoveredByTheExport) {
     EXPECT_EQ(f.header().tensor("blk.0.ffn_down.weight")->type,
               std::string(fit) == "imatrix" ? GgmlType::Q4_1 : GgmlType::Q4_0);
     EXPECT_EQ(f.header().tensor("blk.1.ffn_down.weight")->type, GgmlType::Q4_0);
-    const Model m = load_gguf_model(g);
-    const Checkpoint ck(run);
-    for (int64_t i = 0; i < m.config.num_layers; ++i)
-      for (LinearName n : kAllLinears) {
-        const std::string name =
-            "model.layers." + std::to_string(i) + "." + std::string(linear_path(n)) + ".weight";
-        const Tensor want = ck.load_f32(name);
-        const Tensor& got = m.weights.layers[size_t(i)].linear(n).w;
-        ASSERT_EQ(got.shape, want.shape) << name;
-        float max_abs = 0, max_diff = 0;
-        for (size_t k = 0; k < want.data.size(); ++k) {
-          max_abs = std::max(max_abs, std::fabs(want.data[k]));
-          max_diff = std::max(max_diff, std::fabs(want.data[k] - got.data[k]));
-        }
-        EXPECT_LE(max_diff, 1e-6f * max_abs) << name;
-        if (n == LinearName::kUp) first_q[fit + std::to_string(i)] = want.data;
-      }
+    test::expect_gguf_holds_run(g, run, [&](int64_t i, LinearName n, const Tensor& w) {
+      if (n == LinearName::kUp) first_q[fit + std::to_string(i)] = w.data;
+    });
   }
   // The fit changed the grid (Q4_0's up_proj, the same type in both runs).
   EXPECT_NE(first_q["imatrix3"], first_q["unweighted3"]);

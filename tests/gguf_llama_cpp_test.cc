@@ -73,21 +73,7 @@ std::vector<int32_t> llama_tokenize(const std::string& gguf, const std::string& 
   return parse_ids(r.output);
 }
 
-std::vector<float> llama_logits(const std::string& gguf, const std::vector<int32_t>& ids) {
-  std::string arg;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) arg += ',';
-    arg += std::to_string(ids[i]);
-  }
-  const std::string out = (work_dir() / "logits.f32").string();
-  const auto r =
-      test::run_command({llama_bin() + "/llama-logits", gguf, "--tokens", arg, "--out", out});
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  std::ifstream f(out, std::ios::binary);
-  std::vector<float> v(fs::file_size(out) / 4);
-  f.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * 4));
-  return v;
-}
+using test::llama_logits;
 
 const char* kText =
     "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun "
@@ -160,22 +146,8 @@ TEST_P(GgufSolverExport, GgufHoldsTheSolversWeights) {
   const std::string g = run + ".gguf";
   r = test::run_loaq({"export", "--format", "gguf", "--type", type, "--pure", "--out", g, run});
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  test::expect_gguf_holds_run(g, run);
   const Model m = load_gguf_model(g);
-  const Checkpoint ck(run);
-  for (int64_t i = 0; i < m.config.num_layers; ++i)
-    for (LinearName n : kAllLinears) {
-      const std::string name =
-          "model.layers." + std::to_string(i) + "." + std::string(linear_path(n)) + ".weight";
-      const Tensor want = ck.load_f32(name);
-      const Tensor& got = m.weights.layers[size_t(i)].linear(n).w;
-      ASSERT_EQ(got.shape, want.shape) << name;
-      float max_abs = 0, max_diff = 0;
-      for (size_t k = 0; k < want.data.size(); ++k) {
-        max_abs = std::max(max_abs, std::fabs(want.data[k]));
-        max_diff = std::max(max_diff, std::fabs(want.data[k] - got.data[k]));
-      }
-      EXPECT_LE(max_diff, 1e-6f * max_abs) << name;
-    }
   const auto ids = llama_tokenize(g, kText);
   EXPECT_EQ(llama_logits(g, ids).size(), ids.size() * size_t(m.config.vocab_size));
 }

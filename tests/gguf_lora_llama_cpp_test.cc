@@ -10,7 +10,6 @@
 //  - GgufLoraCli: the file read back with loaq's GGUF reader (metadata, names, ggml shapes, the
 //    factors' values, llama's q/k permutation of lora_b) and the refusals.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -25,6 +24,7 @@
 #include "export/gguf_names.h"
 #include "export/quant_dir.h"
 #include "io/gguf.h"
+#include "llama_cpp_tools.h"
 #include "model/model.h"
 #include "model/weights.h"
 #include "quant/gguf_block.h"
@@ -36,34 +36,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string llama_bin() {
-  const char* e = std::getenv("LOAQ_LLAMA_CPP_BIN");
-  return e && *e ? e : LOAQ_LLAMA_CPP_BIN;
-}
+using test::llama_bin;
+using test::llama_logits;
 
 #define LOAQ_REQUIRE_LLAMA_LOGITS()                                       \
   if (!fs::exists(llama_bin() + "/llama-logits"))                         \
   GTEST_SKIP() << "llama.cpp's llama-logits not found in " << llama_bin() \
                << " (run scripts/install-llama-cpp.sh, or set LOAQ_LLAMA_CPP_BIN)"
 
-// The files of this process's tests, removed when the tests end.
 const fs::path& work_dir() {
-  static const fs::path d = [] {
-    auto p = fs::temp_directory_path() / ("loaq-gguf-lora-" + std::to_string(::getpid()));
-    fs::create_directories(p);
-    return p;
-  }();
-  return d;
+  return test::llama_work_dir();
 }
-
-class RemoveWorkDir : public testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(work_dir(), ec);
-  }
-};
-const auto* const kRemoveWorkDir = testing::AddGlobalTestEnvironment(new RemoveWorkDir);
 
 std::string path_of(const std::string& name) {
   return (work_dir() / name).string();
@@ -90,28 +73,6 @@ test::CliResult export_gguf(const std::string& format, const std::string& type,
   args.insert(args.end(), extra.begin(), extra.end());
   args.push_back(in);
   return test::run_loaq(args);
-}
-
-std::vector<float> llama_logits(const std::string& base, const std::vector<int32_t>& ids,
-                                const std::string& lora = "") {
-  std::string arg;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) arg += ',';
-    arg += std::to_string(ids[i]);
-  }
-  const std::string out = path_of("logits.f32");
-  std::vector<std::string> cmd = {
-      llama_bin() + "/llama-logits", base, "--tokens", arg, "--out", out};
-  if (!lora.empty()) {
-    cmd.push_back("--lora");
-    cmd.push_back(lora);
-  }
-  const auto r = test::run_command(cmd);
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  std::ifstream f(out, std::ios::binary);
-  std::vector<float> v(fs::file_size(out) / 4);
-  f.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * 4));
-  return v;
 }
 
 // ‖a − ref‖ / ‖ref‖ over all logits.

@@ -7,13 +7,22 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "cli_run.h"
 #include "export/export.h"
+#include "export/gguf_import.h"
+#include "io/checkpoint.h"
 #include "io/gguf.h"
+#include "model/model.h"
+#include "model/weights.h"
 
 namespace loaq::test {
 
@@ -50,6 +59,30 @@ inline const auto* const kRemoveLlamaWorkDir =
 inline CliResult run_llama_tool(const std::string& tool, std::vector<std::string> args) {
   args.insert(args.begin(), llama_bin() + "/" + tool);
   return run_command(std::move(args));
+}
+
+// llama.cpp's logits (tools/llama_logits.cc) of the tokens `ids` under the GGUF model `gguf`, with
+// the GGUF LoRA adapter `lora` applied when given: ids.size() rows of n_vocab floats.
+inline std::vector<float> llama_logits(const std::string& gguf, const std::vector<int32_t>& ids,
+                                       const std::string& lora = "") {
+  std::string arg;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) arg += ',';
+    arg += std::to_string(ids[i]);
+  }
+  const std::string out = (llama_work_dir() / "logits.f32").string();
+  std::vector<std::string> cmd = {
+      llama_bin() + "/llama-logits", gguf, "--tokens", arg, "--out", out};
+  if (!lora.empty()) {
+    cmd.push_back("--lora");
+    cmd.push_back(lora);
+  }
+  const auto r = run_command(cmd);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream f(out, std::ios::binary);
+  std::vector<float> v(std::filesystem::file_size(out) / 4);
+  f.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * 4));
+  return v;
 }
 
 // loaq's GGUF export of `model_dir` at `type` into the work folder as `name`; `pure` applies to a
@@ -90,6 +123,31 @@ inline int expect_same_tensors(const std::string& ours, const std::string& their
     quantized += ta.type != GgmlType::F32;
   }
   return quantized;
+}
+
+// The GGUF file `gguf`, read back by loaq, holds the weights of every linear of the quantize
+// output `run` to 1e-6 of the linear's largest magnitude. `visit`, when given, sees each of run's
+// weights with its layer and linear.
+inline void expect_gguf_holds_run(
+    const std::string& gguf, const std::string& run,
+    const std::function<void(int64_t, LinearName, const Tensor&)>& visit = {}) {
+  const Model m = load_gguf_model(gguf);
+  const Checkpoint ck(run);
+  for (int64_t i = 0; i < m.config.num_layers; ++i)
+    for (LinearName n : kAllLinears) {
+      const std::string name =
+          "model.layers." + std::to_string(i) + "." + std::string(linear_path(n)) + ".weight";
+      const Tensor want = ck.load_f32(name);
+      const Tensor& got = m.weights.layers[size_t(i)].linear(n).w;
+      ASSERT_EQ(got.shape, want.shape) << name;
+      float max_abs = 0, max_diff = 0;
+      for (size_t k = 0; k < want.data.size(); ++k) {
+        max_abs = std::max(max_abs, std::fabs(want.data[k]));
+        max_diff = std::max(max_diff, std::fabs(want.data[k] - got.data[k]));
+      }
+      EXPECT_LE(max_diff, 1e-6f * max_abs) << name;
+      if (visit) visit(i, n, want);
+    }
 }
 
 }  // namespace loaq::test
