@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -93,8 +94,11 @@ JobResult run_once(const Experiment& e, const Job& j, const RunOptions& o, int t
   r.settings = settings_of(j);
   r.blas_kernels = blas_kernels();
   r.threads = threads;
-  const std::vector<std::pair<std::string, std::string>> env = {
+  // Jobs share the cores: OpenMP threads that spin at a barrier while another job holds their core
+  // slow a job several times over, so they wait passively unless the user chose otherwise.
+  std::vector<std::pair<std::string, std::string>> env = {
       {"OMP_NUM_THREADS", std::to_string(threads)}};
+  if (!std::getenv("OMP_WAIT_POLICY")) env.emplace_back("OMP_WAIT_POLICY", "passive");
   auto failed = [&](const char* step, const ProcessResult& pr, const std::string& log) {
     r.status = "failed";
     r.failed_step = step;
