@@ -1,15 +1,19 @@
 // `loaq quantize --rotate hadamard` end to end on stories260K: the rotated full-precision model
-// written by `--method none` evaluates to the original's perplexity; a rotated and quantized
-// checkpoint reloads (online rotation from config.json) with the perplexity the run reported; a
-// rotated checkpoint is refused as input to another rotation.
+// written by `--method none` evaluates to the original's perplexity and zero-shot log-likelihoods;
+// a rotated and quantized checkpoint reloads (online rotation from config.json) with the perplexity
+// the run reported; a rotated checkpoint is refused as input to another rotation.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "io/json_file.h"
 #include "test_assets.h"
@@ -91,6 +95,41 @@ TEST(RotateCli, RotatedFullPrecisionModelHasTheSamePerplexity) {
   fs::copy(out, broken);
   std::ofstream(broken + "/config.json") << j.dump(2);
   EXPECT_GT(std::abs(eval_ppl(broken, text, (t.p / "c.json").string()) / ref - 1.0), 1e-3);
+
+  // Zero-shot runs the same rotation-aware forward: every choice's log-likelihood of the five
+  // tasks equals the original's; without the online rotation they move far more.
+  const auto ll = [&](const std::string& model, const std::string& name) {
+    const std::string path = (t.p / name).string();
+    std::string out_log;
+    EXPECT_EQ(run(bin + " eval -q --threads 1 --model " + model + " --data " + data +
+                      " --tasks arc_easy,arc_challenge,piqa,hellaswag,winogrande --limit 8"
+                      " --log-samples " +
+                      path,
+                  &out_log),
+              0)
+        << out_log;
+    std::vector<double> v;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+      const auto sample = nlohmann::json::parse(line);
+      for (const auto& r : sample.at("resps")) v.push_back(r.at(0));
+    }
+    EXPECT_FALSE(v.empty()) << path << ": " << out_log;
+    return v;
+  };
+  const auto ll_ref = ll(dir, "ref.jsonl"), ll_rot = ll(out, "rot.jsonl"),
+             ll_broken = ll(broken, "broken.jsonl");
+  ASSERT_EQ(ll_rot.size(), ll_ref.size());
+  ASSERT_EQ(ll_broken.size(), ll_ref.size());
+  ASSERT_GE(ll_ref.size(), size_t(5 * 8 * 2));
+  double worst = 0, worst_broken = 0;
+  for (size_t i = 0; i < ll_ref.size(); ++i) {
+    const double scale = std::max(1.0, std::abs(ll_ref[i]));
+    worst = std::max(worst, std::abs(ll_rot[i] - ll_ref[i]) / scale);
+    worst_broken = std::max(worst_broken, std::abs(ll_broken[i] - ll_ref[i]) / scale);
+  }
+  EXPECT_LT(worst, 1e-4) << "rotated model's zero-shot log-likelihoods";
+  EXPECT_GT(worst_broken, 1e-2) << "without the online rotation";
 
   // A rotated checkpoint has its norms folded: rotating it again is refused, nothing written.
   EXPECT_EQ(run(bin + " quantize -q --model " + out + " --data " + data +

@@ -43,7 +43,8 @@ struct EvalArgs {
   bool quiet = false;
   int threads = 0;
   std::string json;
-  std::string trace_ref;  // --trace-mse: the full-precision original
+  std::string log_samples;  // --log-samples: every scored example, one JSON line each
+  std::string trace_ref;    // --trace-mse: the full-precision original
   std::string trace_data = "c4";
   int64_t trace_windows = 16;
   double trace_quantile = 0.999;
@@ -81,6 +82,7 @@ int run_eval(const EvalArgs& a) {
   if (!a.trace_ref.empty() && is_gguf_file(a.model))
     fail("--trace-mse: --model {} is a GGUF file: trace the quantized directory instead", a.model);
   if (!a.tasks.empty() && split_csv(a.tasks).empty()) fail("--tasks: no task given");
+  if (!a.log_samples.empty() && a.tasks.empty()) fail("--log-samples needs --tasks");
   const std::vector<McTask> tasks = load_tasks(a, data);
 
   // A GGUF file is dequantized into a resident model (export/gguf_import.h); a directory is
@@ -99,7 +101,8 @@ int run_eval(const EvalArgs& a) {
   }
   const ModelConfig& config = gguf ? gguf->config : ckpt->config();
   const auto tok = load_model_tokenizer(a.tokenizer.empty() ? a.model : a.tokenizer, config);
-  warn_long_windows(config, a.seqlen, a.model);
+  // --seqlen is the window of the perplexities and of the trace; zero-shot uses the model's context.
+  if (!datasets.empty() || !a.trace_ref.empty()) warn_long_windows(config, a.seqlen, a.model);
   const ModelSource model = gguf ? ModelSource(*gguf) : ModelSource(*ckpt);
   const bool bos = !a.no_bos && tok->add_bos;
 
@@ -153,6 +156,8 @@ int run_eval(const EvalArgs& a) {
     for (const auto& t : tasks) res.push_back(evaluate_task(model, *tok, t, zo));
     check_finite_scores(res, a.model);
     add_zeroshot_json(out, res);
+    if (!a.log_samples.empty() && dist::is_root())
+      write_file_atomic(a.log_samples, zeroshot_samples_jsonl(tasks, res));
     if (dist::is_root()) fmt::print("{}{}", datasets.empty() ? "" : "\n", zeroshot_table(res));
   }
   if (!a.trace_ref.empty()) {
@@ -225,6 +230,9 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--limit", a->limit, "Zero-shot: only the first N examples of each task (0: all)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--log-samples", a->log_samples,
+                  "Zero-shot: write every scored example to this file, one JSON line each "
+                  "(lm-evaluation-harness --log_samples: per choice [loglik, is_greedy])");
   cmd->add_flag("--skip-bad", a->skip_bad,
                 "Zero-shot: skip (and count) malformed records instead of stopping");
   cmd->add_option("--seqlen", a->seqlen, "Window length in tokens")

@@ -10,8 +10,8 @@
 #include "core/progress.h"
 #include "core/vexp.h"
 #include "eval/zeroshot_ranks.h"
-#include "model/prefix_tree.h"
 #include "model/layer_major.h"
+#include "model/prefix_tree.h"
 #include "text/datasets.h"
 #include "text/utf8.h"
 
@@ -314,6 +314,40 @@ void add_zeroshot_json(nlohmann::ordered_json& out, const std::vector<TaskResult
   out["acc_avg_definition"] = avg_definition(res);
   out["acc_mean"] =
       num(res.empty() ? std::numeric_limits<double>::quiet_NaN() : acc_sum / double(res.size()));
+}
+
+std::string zeroshot_samples_jsonl(const std::vector<McTask>& tasks,
+                                   const std::vector<TaskResult>& res) {
+  if (tasks.size() != res.size())
+    fail("zeroshot_samples_jsonl: {} tasks but {} results", tasks.size(), res.size());
+  std::string s;
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    const McTask& task = tasks[t];
+    const TaskResult& r = res[t];
+    if (r.scores.size() != task.examples.size())
+      fail("zeroshot_samples_jsonl: {} has {} examples but {} scores", task.name,
+           task.examples.size(), r.scores.size());
+    for (size_t e = 0; e < r.scores.size(); ++e) {
+      const McExample& x = task.examples[e];
+      const ExampleScore& sc = r.scores[e];
+      nlohmann::ordered_json resps = nlohmann::ordered_json::array(), n = resps;
+      for (const ChoiceScore& c : sc.choices) {
+        resps.push_back({num(c.loglik), c.is_greedy});
+        n.push_back(c.n_tokens);
+      }
+      nlohmann::ordered_json j = {
+          {"task", task.name},  {"doc_id", x.index},    {"line", x.line},
+          {"target", x.label},  {"resps", resps},       {"n_tokens", n},
+          {"pred", sc.pred},    {"pred_norm", nullptr}, {"acc", sc.pred == x.label ? 1 : 0},
+          {"acc_norm", nullptr}};
+      if (task.has_acc_norm) {
+        j["pred_norm"] = sc.pred_norm;
+        j["acc_norm"] = sc.pred_norm == x.label ? 1 : 0;
+      }
+      s += j.dump() + "\n";
+    }
+  }
+  return s;
 }
 
 std::string zeroshot_table(const std::vector<TaskResult>& res) {

@@ -89,6 +89,13 @@ std::string paper_acc_metric(const std::string& task);
 // NaN values are written as null.
 void add_zeroshot_json(nlohmann::ordered_json& out, const std::vector<TaskResult>& res);
 
+// Every scored example as one JSON line, as lm-evaluation-harness's --log_samples records them:
+// {"task", "doc_id" (0-based record of the data file), "line", "target" (gold choice), "resps":
+// [[loglik, is_greedy], ...] per choice, "n_tokens" per choice, "pred", "pred_norm" (null
+// without acc_norm), "acc", "acc_norm" (null without)}. res[i] holds the scores of tasks[i].
+std::string zeroshot_samples_jsonl(const std::vector<McTask>& tasks,
+                                   const std::vector<TaskResult>& res);
+
 // A table of the results, the "Acc" average and its definition.
 std::string zeroshot_table(const std::vector<TaskResult>& res);
 
