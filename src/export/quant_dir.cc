@@ -48,8 +48,10 @@ void check_report(const nlohmann::ordered_json& r, const std::string& file) {
   const auto& s = r["settings"];
   only_known_keys(s,
                   {"method", "grid", "solver", "gptaq_alpha", "qronos_alpha", "loaq", "calibration",
-                   "activations", "lowrank", "streams"},
+                   "activations", "lowrank", "streams", "output"},
                   file, "settings");
+  if (s.contains("output"))
+    only_known_keys(s["output"], {"max_shard_bytes"}, file, "settings.output");
   if (s.contains("lowrank"))
     only_known_keys(s["lowrank"],
                     {"rule", "rank", "first", "wbits", "abits", "weighted", "steps", "lr",
