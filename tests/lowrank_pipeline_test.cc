@@ -47,7 +47,7 @@ TEST(LowRankPipeline, BranchesAreStoredReportedAndRunByEval) {
       << log;
 
   // Stored: every linear has its branch, rank 8 (or less where a side is smaller).
-  const SafetensorsFile st(q + "/quant_state.safetensors");
+  const auto st = SafetensorsSet::single(q + "/quant_state.safetensors");
   const auto lins = lowrank_linears(st);
   EXPECT_EQ(lins.size(), 5u * 7u);  // stories260K: 5 layers × 7 linears
   const auto cfg = read_json_file(q + "/config.json");

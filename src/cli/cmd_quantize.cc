@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <memory>
 
 #include "cli/commands.h"
@@ -17,6 +18,7 @@
 #include "dist/report.h"
 #include "eval/ppl_suite.h"
 #include "export/export.h"
+#include "export/shards.h"
 #include "io/atomic_file.h"
 #include "io/output_target.h"
 #include "pipeline/memory_plan.h"
@@ -31,7 +33,7 @@ namespace loaq::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, out, data, eval, json, max_memory;
+  std::string model, out, data, eval, json, max_memory, max_shard = "5GB";
   std::string export_format, export_dir;  // --export gptq|hf: also export the output
   int64_t eval_seqlen = 0, stop_after_layer = -1;
   bool force = false, resume = false, no_bos = false, quiet = false;
@@ -52,6 +54,9 @@ int run_quantize(const QuantizeArgs& a) {
   const std::string data = a.data.empty() ? default_assets_dir() + "/data" : a.data;
   const int64_t max_memory =
       a.max_memory.empty() ? 0 : int64_t(parse_memory_size(a.max_memory, "--max-memory"));
+  const uint64_t max_shard = parse_size(a.max_shard);
+  if (max_shard > uint64_t(std::numeric_limits<int64_t>::max()))
+    fail("--max-shard-size {}: too large", a.max_shard);
   AnonPeakSampler anon;
   anon.start();
   const auto t0 = Clock::now();
@@ -81,6 +86,7 @@ int run_quantize(const QuantizeArgs& a) {
   oo.force = a.force;
   oo.resume = a.resume;
   oo.quiet = a.quiet;
+  oo.max_shard_bytes = int64_t(max_shard);
   QuantOutput out(ckpt, qc, oo, run_fingerprint(ckpt, calib, settings));
   DriverOptions opt;
   opt.stop_after_layer = a.stop_after_layer;
@@ -109,6 +115,11 @@ int run_quantize(const QuantizeArgs& a) {
   nlohmann::ordered_json report;
   report["model"] = a.model;
   report["settings"] = settings;
+  // The output's layout, not a setting of the run: left out of the resume fingerprint (a run may
+  // resume with another shard size), and recorded only when it is not the default, so the
+  // settings of every run that keeps the default stay as they were.
+  if (max_shard != kDefaultShardBytes)
+    report["settings"]["output"] = {{"max_shard_bytes", max_shard}};
   report["timings"] = rep.timings;
   report["timings"]["load"] = t_load;
   report["timings"]["calibration_sampling"] = t_calib;
@@ -185,6 +196,10 @@ Runner add_quantize(CLI::App& app) {
       "Continue an interrupted run from OUT.partial/ (same model, calibration and settings)");
   cmd->add_option("--max-memory", a->max_memory,
                   "Refuse to start when the memory plan exceeds this (e.g. 20G)");
+  cmd->add_option("--max-shard-size", a->max_shard,
+                  "Largest safetensors file of the output (e.g. 5GB, 500MB): past it the model "
+                  "and the integer state are written as shards with an index, one per layer")
+      ->capture_default_str();
   cmd->add_option("--stop-after-layer", a->stop_after_layer,
                   "Stop (exit 75) once this decoder layer is saved: for testing --resume")
       ->group("");

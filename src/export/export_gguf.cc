@@ -18,6 +18,7 @@
 #include "io/gguf.h"
 #include "io/imatrix.h"
 #include "io/json_file.h"
+#include "io/safetensors_set.h"
 #include "quant/gguf_block.h"
 #include "quant/gguf_mixture.h"
 
@@ -91,7 +92,7 @@ ExportSummary export_gguf(const std::string& model_dir, const std::string& out,
   // A `loaq quantize --grid gguf:TYPE` output: its linears are written from the solver's codes.
   std::unique_ptr<QuantDir> solved;
   std::set<std::string> solved_linears;
-  if (fs::exists(fs::path(model_dir) / "quant_state.safetensors") &&
+  if (SafetensorsSet::present(model_dir, "quant_state") &&
       fs::exists(fs::path(model_dir) / "report.json")) {
     const auto report = read_json_file((fs::path(model_dir) / "report.json").string());
     const auto* grid = report.contains("settings") && report["settings"].contains("grid")

@@ -103,12 +103,12 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
                           const ExportOptions& opt) {
   check_output_target(out, opt.force, OutputKind::kGptqExport, {quant_dir});
   const QuantDir q(quant_dir);
-  const std::string state = q.dir() + "/quant_state.safetensors";
   if (!q.has_quant_state())
     fail(
         "{}: no quant_state.safetensors (a `--method none` run?): there are no integer codes to "
         "pack",
         q.dir());
+  const std::string& state = q.state().path();
   const QuantStateMeta& m = q.meta();
   if (!gptq_bits_supported(m.bits))
     fail("{}: {}-bit codes; the GPTQ format defines 2, 3, 4 and 8 bits (use --format hf)", state,
@@ -159,8 +159,9 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
 
   // Tensors: packed linears, then everything else in `dt`.
   std::vector<PlannedTensor> plan;
-  const SafetensorsFile& model = q.model();
-  for (const auto& t : model.tensors()) {
+  const SafetensorsSet& model = q.model();
+  for (const TensorInfo* tp : model.tensors()) {
+    const TensorInfo& t = *tp;
     const std::string& n = t.name;
     if (n.ends_with(".weight") && packed.count(n.substr(0, n.size() - 7))) {
       const std::string base = n.substr(0, n.size() - 7);

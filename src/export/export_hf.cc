@@ -27,7 +27,7 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
     const std::string td = q.config_json()["torch_dtype"];
     if (td == "float16" || td == "bfloat16" || td == "float32") dt = parse_float_dtype(td);
   }
-  const SafetensorsFile& model = q.model();
+  const SafetensorsSet& model = q.model();
   // --merge-lowrank: W ← Q(W) + L2·L1 for each linear with a branch (its activation quantizer,
   // if any, cannot be merged: refused unless dropped knowingly).
   std::map<std::string, LowRankBranch> merge;
@@ -49,7 +49,8 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
         q.lowrank_linears().size()));
   }
   std::vector<PlannedTensor> plan;
-  for (const auto& t : model.tensors()) {
+  for (const TensorInfo* tp : model.tensors()) {
+    const TensorInfo& t = *tp;
     const auto it = merge.find(t.name);
     const LowRankBranch* b = it == merge.end() ? nullptr : &it->second;
     plan.push_back({t.name, dt, t.shape, [&model, &t, dt, b] {

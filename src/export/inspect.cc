@@ -15,6 +15,7 @@
 #include "io/json_file.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
+#include "io/safetensors_set.h"
 #include "text/tokenizer.h"
 
 namespace loaq {
@@ -36,7 +37,11 @@ std::optional<int64_t> first_overflow_risk(const Tensor& w) {
 
 struct Ctx {
   InspectResult r;
-  void problem(std::string s) { r.problems.push_back(std::move(s)); }
+  // Once each: a file that does not open is also a set that does not (io/safetensors_set.h).
+  void problem(std::string s) {
+    if (std::find(r.problems.begin(), r.problems.end(), s) == r.problems.end())
+      r.problems.push_back(std::move(s));
+  }
 };
 
 // Expected [out, in] of a linear from its name, or nullopt for a name that is not a linear.
@@ -214,51 +219,30 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
     }
   }
 
-  // The model's weight files: the index's shards, or model.safetensors.
-  std::vector<std::string> weight_files;
-  bool incomplete = false;  // a listed shard is missing or unreadable
-  if (json.count("model.safetensors.index.json")) {
-    const auto& idx = json["model.safetensors.index.json"];
-    const std::string ip = (d / "model.safetensors.index.json").string();
-    if (!idx.contains("weight_map") || !idx["weight_map"].is_object()) {
-      cx.problem(fmt::format("{}: missing object 'weight_map'", ip));
-    } else {
-      std::set<std::string> shards;
-      for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
-        const std::string f = it.value().is_string() ? it.value().get<std::string>() : "";
-        if (!st_by_name.count(f)) {
-          incomplete = true;
-          cx.problem(fmt::format("{}: '{}' is listed in shard '{}', which is missing or unreadable",
-                                 ip, it.key(), f));
-          continue;
-        }
-        if (!st_by_name[f]->find(it.key()))
-          cx.problem(fmt::format("{}: '{}' is listed in '{}' but that shard has no such tensor", ip,
-                                 it.key(), f));
-        shards.insert(f);
-      }
-      weight_files.assign(shards.begin(), shards.end());
-      for (const auto& f : weight_files)
-        for (const auto& t : st_by_name[f]->tensors())
-          if (!idx["weight_map"].contains(t.name) || idx["weight_map"][t.name] != f)
-            cx.problem(
-                fmt::format("{}: tensor '{}' of shard '{}' is not mapped to it", ip, t.name, f));
-      if (idx.contains("metadata") && idx["metadata"].contains("total_size")) {
-        uint64_t total = 0;
-        for (const auto& f : weight_files)
-          for (const auto& t : st_by_name[f]->tensors()) total += t.end - t.begin;
-        if (!idx["metadata"]["total_size"].is_number_unsigned() ||
-            idx["metadata"]["total_size"].get<uint64_t>() != total)
-          cx.problem(
-              fmt::format("{}: metadata.total_size {} differs from the shards' {} bytes of tensors",
-                          ip, idx["metadata"]["total_size"].dump(), total));
-      }
+  // The model's weights: model.safetensors, or the shards model.safetensors.index.json lists,
+  // checked against the index (io/safetensors_set.h).
+  std::optional<SafetensorsSet> weights;
+  if (SafetensorsSet::present(dir, "model")) {
+    try {
+      weights.emplace(dir, "model");
+    } catch (const Error& e) {
+      cx.problem(e.what());
     }
-  } else if (st_by_name.count("model.safetensors")) {
-    weight_files.push_back("model.safetensors");
   } else {
     cx.problem(
         fmt::format("{}: no readable model.safetensors or model.safetensors.index.json", dir));
+  }
+  if (weights && weights->sharded() && json.count("model.safetensors.index.json")) {
+    const auto& idx = json["model.safetensors.index.json"];
+    if (idx.contains("metadata") && idx["metadata"].contains("total_size")) {
+      uint64_t total = 0;
+      for (const TensorInfo* t : weights->tensors()) total += t->end - t->begin;
+      if (!idx["metadata"]["total_size"].is_number_unsigned() ||
+          idx["metadata"]["total_size"].get<uint64_t>() != total)
+        cx.problem(
+            fmt::format("{}: metadata.total_size {} differs from the shards' {} bytes of tensors",
+                        weights->path(), idx["metadata"]["total_size"].dump(), total));
+    }
   }
 
   // Data pass: every tensor of every file (floats must be finite).
@@ -281,9 +265,13 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
 
   // Kind, quantization.
   const bool gptq = qcfg.is_object() && qcfg.value("quant_method", std::string()) == "gptq";
-  const bool loaq_out = json.count("report.json") && st_by_name.count("model.safetensors") &&
-                        st_by_name["model.safetensors"]->metadata().count("producer") &&
-                        st_by_name["model.safetensors"]->metadata().at("producer") == "loaq";
+  bool loaq_out = false;
+  if (json.count("report.json") && weights) try {
+      const auto& md = weights->metadata();
+      loaq_out = md.count("producer") && md.at("producer") == "loaq";
+    } catch (const Error& e) {
+      cx.problem(e.what());
+    }
   info["kind"] = gptq ? "GPTQ checkpoint"
                  : loaq_out
                      ? "loaq quantization output (fake-quantized F32 weights + integer state)"
@@ -333,10 +321,8 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
 
   // Tensors by dtype, parameter count, shapes.
   std::map<std::string, std::pair<const SafetensorsFile*, const TensorInfo*>> all;
-  for (const auto& f : weight_files)
-    for (const auto& t : st_by_name[f]->tensors())
-      if (!all.emplace(t.name, std::pair{st_by_name[f], &t}).second)
-        cx.problem(fmt::format("tensor '{}' appears in more than one shard", t.name));
+  if (weights)
+    for (const TensorInfo* t : weights->tensors()) all[t->name] = {&weights->file_of(*t), t};
   nlohmann::ordered_json by_dtype = nlohmann::ordered_json::object();
   int64_t params = 0, quantized = 0;
   std::set<std::string> gptq_linears;
@@ -378,8 +364,7 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
   if (gptq && gbits)
     for (const auto& b : gptq_linears)
       check_gptq_linear(cx, all, b, gbits, ggroup, cfg ? &*cfg : nullptr, opt.read_data);
-  if (cfg && !weight_files.empty() &&
-      !incomplete) {  // (an unreadable weight file is already a problem)
+  if (cfg && weights) {  // (unreadable weights are already a problem)
     for (const auto& n : known_tensor_names(*cfg)) {
       const std::string base = n.ends_with(".weight") ? n.substr(0, n.size() - 7) : "";
       if (all.count(n) || (gptq && gptq_linears.count(base))) continue;

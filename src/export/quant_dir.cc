@@ -48,8 +48,10 @@ void check_report(const nlohmann::ordered_json& r, const std::string& file) {
   const auto& s = r["settings"];
   only_known_keys(s,
                   {"method", "grid", "solver", "gptaq_alpha", "qronos_alpha", "loaq", "calibration",
-                   "activations", "lowrank", "streams"},
+                   "activations", "lowrank", "streams", "output"},
                   file, "settings");
+  if (s.contains("output"))
+    only_known_keys(s["output"], {"max_shard_bytes"}, file, "settings.output");
   if (s.contains("lowrank"))
     only_known_keys(s["lowrank"],
                     {"rule", "rank", "first", "wbits", "abits", "weighted", "steps", "lr",
@@ -83,27 +85,6 @@ void check_report(const nlohmann::ordered_json& r, const std::string& file) {
   if (s.contains("solver"))
     only_known_keys(s["solver"], {"percdamp", "blocksize", "act_order", "static_groups"}, file,
                     "settings.solver");
-}
-
-template <class T>
-std::vector<T> raw_values(const SafetensorsFile& f, const TensorInfo& t) {
-  const auto b = f.bytes(t);
-  std::vector<T> v(b.size() / sizeof(T));
-  if (!v.empty()) std::memcpy(v.data(), b.data(), v.size() * sizeof(T));
-  return v;
-}
-
-const TensorInfo& need(const SafetensorsFile& f, const std::string& name, DType dt,
-                       const std::vector<int64_t>& shape) {
-  const TensorInfo* t = f.find(name);
-  if (!t) fail("{}: missing tensor '{}'", f.path(), name);
-  if (t->dtype != dt)
-    fail("{}: tensor '{}' has dtype {}, expected {}", f.path(), name, dtype_name(t->dtype),
-         dtype_name(dt));
-  if (t->shape != shape)
-    fail("{}: tensor '{}' has shape {}, expected {}", f.path(), name, shape_str(t->shape),
-         shape_str(shape));
-  return *t;
 }
 
 }  // namespace
@@ -148,13 +129,11 @@ void copy_tokenizer_files(const std::string& src, const std::string& dst) {
 QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
   const fs::path d(dir_);
   if (!fs::is_directory(d)) fail("'{}' is not a directory", dir_);
-  const fs::path report = d / "report.json", model = d / "model.safetensors",
-                 config = d / "config.json";
-  if (!fs::exists(report) || !fs::exists(model) || !fs::exists(config))
+  const fs::path report = d / "report.json", config = d / "config.json";
+  if (!fs::exists(report) || !SafetensorsSet::present(dir_, "model") || !fs::exists(config))
     fail(
-        "'{}' is not a loaq quantization output (it needs config.json, model.safetensors and "
-        "report.json; give "
-        "the directory that `loaq quantize --out` wrote)",
+        "'{}' is not a loaq quantization output (it needs config.json, model.safetensors or its "
+        "shards and report.json; give the directory that `loaq quantize --out` wrote)",
         dir_);
   config_json_ = read_ordered_json_file(config.string());
   config_ = parse_model_config(parse_json(config_json_.dump(), config.string()), config.string());
@@ -176,31 +155,26 @@ QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
   report_ = read_ordered_json_file(report.string());
   check_report(report_, report.string());
 
-  model_ = std::make_unique<SafetensorsFile>(model.string());
+  model_.emplace(dir_, "model");
   const auto& md = model_->metadata();
   if (auto it = md.find("producer"); it == md.end() || it->second != "loaq")
     fail(
         "{}: not written by loaq (no metadata producer=loaq); give the directory that `loaq "
         "quantize --out` wrote",
-        model.string());
+        model_->path());
   const auto expect = known_tensor_names(config_);
-  std::vector<std::string> have;
-  for (const auto& t : model_->tensors()) have.push_back(t.name);
-  std::sort(have.begin(), have.end());
-  for (const auto& n : have)
-    if (!std::binary_search(expect.begin(), expect.end(), n))
+  for (const TensorInfo* t : model_->tensors())
+    if (!std::binary_search(expect.begin(), expect.end(), t->name))
       fail(
           "{}: tensor '{}' is not a weight of a {} model; refusing to export what this loaq "
           "version does not know",
-          model.string(), n, config_.architecture);
+          model_->path_of(t->name), t->name, config_.architecture);
   for (const auto& n : expect)
-    if (!std::binary_search(have.begin(), have.end(), n))
-      fail("{}: missing tensor '{}'", model.string(), n);
+    if (!model_->find(n)) fail("{}: missing tensor '{}'", model_->path(), n);
 
-  const fs::path state = d / "quant_state.safetensors";
-  if (!fs::exists(state)) return;
-  state_ = std::make_unique<SafetensorsFile>(state.string());
-  const std::string sp = state.string();
+  if (!SafetensorsSet::present(dir_, "quant_state")) return;
+  state_.emplace(dir_, "quant_state");
+  const std::string sp = state_->path();
   std::map<std::string, std::string> m = state_->metadata();
   for (const auto& [k, v] : m)
     if (k != "producer" && k != "bits" && k != "group_size" && k != "sym" && k != "real_zero" &&
@@ -245,16 +219,16 @@ QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
 
   // Tensors: exactly <linear>.{codes,scale,zero,g_idx,perm} for linears of the architecture.
   std::map<std::string, std::set<std::string>> parts;
-  for (const auto& t : state_->tensors()) {
-    if (is_lowrank_tensor(t.name)) continue;  // checked by lowrank_linears below
-    const size_t dot = t.name.rfind('.');
-    const std::string base = dot == std::string::npos ? t.name : t.name.substr(0, dot);
-    const std::string suffix = dot == std::string::npos ? "" : t.name.substr(dot + 1);
+  for (const TensorInfo* t : state_->tensors()) {
+    if (is_lowrank_tensor(t->name)) continue;  // checked by lowrank_linears below
+    const size_t dot = t->name.rfind('.');
+    const std::string base = dot == std::string::npos ? t->name : t->name.substr(0, dot);
+    const std::string suffix = dot == std::string::npos ? "" : t->name.substr(dot + 1);
     static const std::set<std::string> known = {"codes", "scale", "zero", "g_idx", "perm"};
     if (!known.count(suffix) || !std::binary_search(expect.begin(), expect.end(), base + ".weight"))
       fail(
           "{}: tensor '{}' is not part of the integer state this loaq version can export; refusing",
-          sp, t.name);
+          state_->path_of(t->name), t->name);
     parts[base].insert(suffix);
   }
   for (const auto& [base, s] : parts) {
@@ -284,7 +258,7 @@ GgufFit QuantDir::gguf_fit() const {
 
 LinearState QuantDir::load_linear(const std::string& name) const {
   if (!state_) fail("{}: no quant_state.safetensors", dir_);
-  const SafetensorsFile& s = *state_;
+  const SafetensorsSet& s = *state_;
   const TensorInfo* w = model_->find(name + ".weight");
   if (!w || w->shape.size() != 2) fail("{}: no 2-D weight '{}.weight'", model_->path(), name);
   LinearState r;
@@ -310,23 +284,24 @@ LinearState QuantDir::load_linear(const std::string& name) const {
   r.groups = group_size < 0 ? 1 : (r.in + group_size - 1) / group_size;
   const TensorInfo* ct = s.find(name + ".codes");
   if (!ct) fail("{}: missing tensor '{}.codes'", s.path(), name);
+  const std::string& codes_file = s.file_of(*ct).path();
   const bool is_signed = ct->dtype == DType::I8;
   if (!is_signed && ct->dtype != DType::U8)
-    fail("{}: tensor '{}.codes' has dtype {}, expected U8 or I8", s.path(), name,
+    fail("{}: tensor '{}.codes' has dtype {}, expected U8 or I8", codes_file, name,
          dtype_name(ct->dtype));
-  need(s, name + ".codes", ct->dtype, {r.out, r.in});
-  const Tensor scale = s.read_f32(need(s, name + ".scale", DType::F32, {r.out, r.groups}));
-  const Tensor zero = s.read_f32(need(s, name + ".zero", DType::F32, {r.out, r.groups}));
-  r.g_idx = raw_values<int32_t>(s, need(s, name + ".g_idx", DType::I32, {r.in}));
-  const auto perm = raw_values<int32_t>(s, need(s, name + ".perm", DType::I32, {r.in}));
+  s.need(name + ".codes", ct->dtype, {r.out, r.in});
+  const Tensor scale = s.read_f32(s.need(name + ".scale", DType::F32, {r.out, r.groups}));
+  const Tensor zero = s.read_f32(s.need(name + ".zero", DType::F32, {r.out, r.groups}));
+  r.g_idx = raw_values<int32_t>(s, s.need(name + ".g_idx", DType::I32, {r.in}));
+  const auto perm = raw_values<int32_t>(s, s.need(name + ".perm", DType::I32, {r.in}));
   for (int64_t c = 0; c < r.in; ++c)
     if (r.g_idx[size_t(c)] < 0 || r.g_idx[size_t(c)] >= r.groups)
-      fail("{}: {}.g_idx[{}] = {} is outside [0, {})", s.path(), name, c, r.g_idx[size_t(c)],
-           r.groups);
+      fail("{}: {}.g_idx[{}] = {} is outside [0, {})", s.path_of(name + ".g_idx"), name, c,
+           r.g_idx[size_t(c)], r.groups);
   std::vector<char> seen(size_t(r.in), 0);
   for (int32_t p : perm) {
     if (p < 0 || p >= r.in || seen[size_t(p)])
-      fail("{}: {}.perm is not a permutation of 0..{}", s.path(), name, r.in - 1);
+      fail("{}: {}.perm is not a permutation of 0..{}", s.path_of(name + ".perm"), name, r.in - 1);
     seen[size_t(p)] = 1;
   }
 
@@ -343,8 +318,8 @@ LinearState QuantDir::load_linear(const std::string& name) const {
       const int64_t code = is_signed ? int64_t(std::to_integer<int8_t>(cb[i]))
                                      : int64_t(std::to_integer<uint8_t>(cb[i]));
       if (code < lo || code > hi)
-        fail("{}: {}.codes[{}, {}] = {} is outside the {}-bit range [{}, {}]", s.path(), name, o, c,
-             code, bits, lo, hi);
+        fail("{}: {}.codes[{}, {}] = {} is outside the {}-bit range [{}, {}]", codes_file, name, o,
+             c, code, bits, lo, hi);
       const size_t gi = size_t(o * r.groups + r.g_idx[size_t(c)]);
       // The engine's dequantization (quant/grid.h): scale · (code − zero) in float32.
       const float deq = scale.data[gi] * (float(code) - zero.data[gi]);
@@ -353,7 +328,7 @@ LinearState QuantDir::load_linear(const std::string& name) const {
             "{}: weight {}[{}, {}] = {} is not scale·(code − zero) = {} from {}; the directory "
             "holds something the "
             "integer state does not describe, refusing to export it",
-            model_->path(), name, o, c, wq.data[i], deq, s.path());
+            model_->file_of(*w).path(), name, o, c, wq.data[i], deq, codes_file);
       r.codes[i] = uint32_t(code - lo);
     }
   if (is_signed)

@@ -5,14 +5,15 @@
 // not recognised (a feature added after this reader, e.g. an online Hadamard transform, activation
 // quantization or a low-rank branch) is refused, never ignored.
 #include <cstdint>
-#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/lowrank_branch.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
+#include "io/safetensors_set.h"
 #include "quant/grid.h"
 
 namespace loaq {
@@ -40,18 +41,22 @@ struct LinearState {
 
 class QuantDir {
  public:
-  // Opens and checks `dir`: config.json, report.json, model.safetensors written by loaq, the
-  // report's settings all known, every tensor name one of the architecture's, and, if present,
-  // quant_state.safetensors with known metadata and exactly {codes, scale, zero, g_idx, perm} per
-  // linear. Throws loaq::Error naming the file and field otherwise.
+  // Opens and checks `dir`: config.json, report.json, model.safetensors written by loaq (or its
+  // shards with model.safetensors.index.json, io/safetensors_set.h), the report's settings all
+  // known, every tensor name one of the architecture's, and, if present, quant_state.safetensors
+  // (or its shards) with known metadata, the same in every shard, and exactly {codes, scale,
+  // zero, g_idx, perm} per linear. Throws loaq::Error naming the file and field otherwise.
   explicit QuantDir(std::string dir);
 
   const std::string& dir() const { return dir_; }
   const nlohmann::ordered_json& config_json() const { return config_json_; }
   const ModelConfig& config() const { return config_; }
   const nlohmann::ordered_json& report() const { return report_; }
-  const SafetensorsFile& model() const { return *model_; }
-  bool has_quant_state() const { return state_ != nullptr; }
+  // The dequantized weights: model.safetensors or its shards.
+  const SafetensorsSet& model() const { return *model_; }
+  bool has_quant_state() const { return state_.has_value(); }
+  // quant_state.safetensors or its shards (has_quant_state() only).
+  const SafetensorsSet& state() const { return *state_; }
   const QuantStateMeta& meta() const { return meta_; }
   // The block fit of a --grid gguf:TYPE run (settings.grid.gguf_fit; unweighted for a run that
   // predates the field, or another grid).
@@ -60,7 +65,7 @@ class QuantDir {
   const std::vector<std::string>& linears() const { return linears_; }
 
   // Reads and checks one linear: shapes, codes in the grid's range, g_idx in range, perm a
-  // permutation, and model.safetensors' weight equal to scale · (code − zero) element for element.
+  // permutation, and the model's weight equal to scale · (code − zero) element for element.
   LinearState load_linear(const std::string& name) const;
 
   // The linears that carry a low-rank branch (io/lowrank_state.h), in name order.
@@ -73,7 +78,7 @@ class QuantDir {
   std::string dir_;
   nlohmann::ordered_json config_json_, report_;
   ModelConfig config_;
-  std::unique_ptr<SafetensorsFile> model_, state_;
+  std::optional<SafetensorsSet> model_, state_;
   QuantStateMeta meta_;
   std::vector<std::string> linears_, lowrank_;
 };

@@ -37,8 +37,9 @@ nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::stri
   }
 }
 
-nlohmann::json read_json_file(const std::string& path) {
-  return parse_json(read_text(path), path);
+nlohmann::json read_json_file(const std::string& path,
+                              const nlohmann::json::parser_callback_t& cb) {
+  return parse_json(read_text(path), path, cb);
 }
 
 nlohmann::ordered_json read_ordered_json_file(const std::string& path) {

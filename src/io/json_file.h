@@ -21,7 +21,9 @@ nlohmann::json parse_json(std::string_view text, const std::string& where,
 nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::string& where);
 
 // Parses the JSON file at `path`; throws loaq::Error naming the file (and the parse position).
-nlohmann::json read_json_file(const std::string& path);
+// A callback, when given, is parse_json's.
+nlohmann::json read_json_file(const std::string& path,
+                              const nlohmann::json::parser_callback_t& cb = nullptr);
 nlohmann::ordered_json read_ordered_json_file(const std::string& path);
 
 // `v` (the value of field `key` of `path`) as T. Integers must be JSON integers, or numbers with

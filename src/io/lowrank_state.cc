@@ -27,38 +27,17 @@ void add_factor(const std::string& prefix, const RowQuantMatrix& m, LowRankState
   }
 }
 
-const TensorInfo& need(const SafetensorsFile& f, const std::string& name, DType dt,
-                       const std::vector<int64_t>& shape) {
-  const TensorInfo* t = f.find(name);
-  if (!t) fail("{}: missing tensor '{}'", f.path(), name);
-  if (t->dtype != dt)
-    fail("{}: tensor '{}' has dtype {}, expected {}", f.path(), name, dtype_name(t->dtype),
-         dtype_name(dt));
-  if (t->shape != shape)
-    fail("{}: tensor '{}' has shape {}, expected {}", f.path(), name, shape_str(t->shape),
-         shape_str(shape));
-  return *t;
-}
-
-template <class T>
-std::vector<T> raw(const SafetensorsFile& f, const TensorInfo& t) {
-  const auto b = f.bytes(t);
-  std::vector<T> v(b.size() / sizeof(T));
-  if (!v.empty()) std::memcpy(v.data(), b.data(), v.size() * sizeof(T));
-  return v;
-}
-
-RowQuantMatrix read_factor(const SafetensorsFile& f, const std::string& prefix, int64_t rows,
+RowQuantMatrix read_factor(const SafetensorsSet& s, const std::string& prefix, int64_t rows,
                            int64_t cols, int bits) {
   RowQuantMatrix m;
   m.rows = rows;
   m.cols = cols;
   m.bits = bits;
   if (bits < 16) {
-    m.codes = raw<int8_t>(f, need(f, prefix + ".codes", DType::I8, {rows, cols}));
-    m.scale = raw<float>(f, need(f, prefix + ".scale", DType::F32, {rows}));
+    m.codes = raw_values<int8_t>(s, s.need(prefix + ".codes", DType::I8, {rows, cols}));
+    m.scale = raw_values<float>(s, s.need(prefix + ".scale", DType::F32, {rows}));
   } else {
-    m.values = raw<float>(f, need(f, prefix + ".weight", DType::F32, {rows, cols}));
+    m.values = raw_values<float>(s, s.need(prefix + ".weight", DType::F32, {rows, cols}));
   }
   return m;
 }
@@ -109,56 +88,56 @@ void add_lowrank_to_safetensors(const std::string& path,
   write_safetensors(path, std::move(all), md);
 }
 
-std::vector<std::string> lowrank_linears(const SafetensorsFile& f) {
+std::vector<std::string> lowrank_linears(const SafetensorsSet& s) {
   std::map<std::string, std::set<std::string>> parts;
-  for (const auto& t : f.tensors()) {
-    const size_t at = t.name.find(kInfix);
+  for (const TensorInfo* t : s.tensors()) {
+    const size_t at = t->name.find(kInfix);
     if (at == std::string::npos) continue;
-    parts[t.name.substr(0, at)].insert(t.name.substr(at + kInfix.size()));
+    parts[t->name.substr(0, at)].insert(t->name.substr(at + kInfix.size()));
   }
   if (parts.empty()) return {};
-  const auto& md = f.metadata();
+  const auto& md = s.metadata();
   if (auto it = md.find(kLowRankMetaKey); it == md.end() || it->second != kLowRankMetaValue)
-    fail("{}: low-rank branch tensors without the metadata {} = '{}'", f.path(), kLowRankMetaKey,
+    fail("{}: low-rank branch tensors without the metadata {} = '{}'", s.path(), kLowRankMetaKey,
          kLowRankMetaValue);
   static const std::set<std::string> quantized = {"bits", "l1.codes", "l1.scale", "l2.codes",
                                                   "l2.scale"},
                                      full = {"bits", "l1.weight", "l2.weight"};
   std::vector<std::string> names;
-  for (const auto& [base, s] : parts) {
-    if (s != quantized && s != full)
+  for (const auto& [base, p] : parts) {
+    if (p != quantized && p != full)
       fail(
           "{}: the low-rank branch of '{}' has parts {{{}}}; expected bits with l1/l2 codes and "
           "scale, or with l1/l2 weight",
-          f.path(), base, fmt::join(s, ", "));
+          s.path_of(base + ".lowrank.bits"), base, fmt::join(p, ", "));
     names.push_back(base);
   }
   return names;
 }
 
-LowRankBranch read_lowrank_branch(const SafetensorsFile& f, const std::string& linear, int64_t out,
+LowRankBranch read_lowrank_branch(const SafetensorsSet& s, const std::string& linear, int64_t out,
                                   int64_t in) {
   const std::string p = linear + ".lowrank";
-  const auto bits = raw<int32_t>(f, need(f, p + ".bits", DType::I32, {3}));
+  const auto bits = raw_values<int32_t>(s, s.need(p + ".bits", DType::I32, {3}));
+  const std::string& f = s.path_of(p + ".bits");
   const int64_t r = bits[0];
   const int wb = bits[1], ab = bits[2];
-  if (r < 1) fail("{}: {}.bits gives rank {}", f.path(), p, r);
+  if (r < 1) fail("{}: {}.bits gives rank {}", f, p, r);
   if (wb != 16 && (wb < 2 || wb > 8))
-    fail("{}: {}.bits gives weight bits {} (2..8 or 16)", f.path(), p, wb);
-  const TensorInfo* l1 = f.find(p + (wb < 16 ? ".l1.codes" : ".l1.weight"));
-  const TensorInfo* l2 = f.find(p + (wb < 16 ? ".l2.codes" : ".l2.weight"));
+    fail("{}: {}.bits gives weight bits {} (2..8 or 16)", f, p, wb);
+  const TensorInfo* l1 = s.find(p + (wb < 16 ? ".l1.codes" : ".l1.weight"));
+  const TensorInfo* l2 = s.find(p + (wb < 16 ? ".l2.codes" : ".l2.weight"));
   if (!l1 || !l2 || l1->shape.size() != 2 || l2->shape.size() != 2)
-    fail("{}: the branch of '{}' lacks its 2-D {} factors for {} bits", f.path(), linear,
+    fail("{}: the branch of '{}' lacks its 2-D {} factors for {} bits", f, linear,
          wb < 16 ? "codes" : "weight", wb);
   const int64_t bin = l1->shape[1], bout = l2->shape[0];
   if ((in > 0 && bin != in) || (out > 0 && bout != out))
-    fail("{}: the branch of '{}' is {}×{} but the linear is {}×{}", f.path(), linear, bout, bin,
-         out, in);
+    fail("{}: the branch of '{}' is {}×{} but the linear is {}×{}", f, linear, bout, bin, out, in);
   LowRankBranch b;
-  b.l1 = read_factor(f, p + ".l1", r, bin, wb);
-  b.l2 = read_factor(f, p + ".l2", bout, r, wb);
+  b.l1 = read_factor(s, p + ".l1", r, bin, wb);
+  b.l2 = read_factor(s, p + ".l2", bout, r, wb);
   b.act_bits = ab;
-  validate(b, f.path() + ": " + linear);
+  validate(b, f + ": " + linear);
   return b;
 }
 

@@ -21,6 +21,7 @@
 
 #include "core/lowrank_branch.h"
 #include "io/safetensors.h"
+#include "io/safetensors_set.h"
 
 namespace loaq {
 
@@ -43,13 +44,15 @@ LowRankStateTensors lowrank_state_tensors(const std::map<std::string, LowRankBra
 void add_lowrank_to_safetensors(const std::string& path,
                                 const std::map<std::string, LowRankBranch>& branches);
 
-// The linears of `f` that carry a branch, in name order. Throws naming the file when a branch's
-// tensor set is incomplete or has unknown parts, or the metadata key is missing or different.
-std::vector<std::string> lowrank_linears(const SafetensorsFile& f);
+// The linears of `s` (one quant_state file or its shards) that carry a branch, in name order.
+// Throws naming the file when a branch's tensor set is incomplete or has unknown parts, or the
+// metadata key is missing or different.
+std::vector<std::string> lowrank_linears(const SafetensorsSet& s);
 
 // Reads and validates one branch: dtypes, shapes against {rank, bits}, codes within range,
-// finite scales and values. `out`, `in` (when > 0) must match the linear's weight.
-LowRankBranch read_lowrank_branch(const SafetensorsFile& f, const std::string& linear,
+// finite scales and values. `out`, `in` (when > 0) must match the linear's weight. The branch's
+// tensors may lie in different shards.
+LowRankBranch read_lowrank_branch(const SafetensorsSet& s, const std::string& linear,
                                   int64_t out = 0, int64_t in = 0);
 
 }  // namespace loaq

@@ -65,7 +65,7 @@ TEST(LowRankState, RoundTripsBesideTheMainState) {
       {"model.layers.0.self_attn.q_proj", make_branch(8, 8, 2, 16, 16)},
       {"model.layers.1.mlp.down_proj", make_branch(8, 12, 5, 8, 6)}};
   add_lowrank_to_safetensors(f.p.string(), br);
-  const SafetensorsFile s(f.p.string());
+  const auto s = SafetensorsSet::single(f.p.string());
   EXPECT_EQ(s.metadata().at("producer"), "loaq");
   EXPECT_EQ(s.metadata().at(kLowRankMetaKey), kLowRankMetaValue);
   ASSERT_NE(s.find("model.layers.0.mlp.up_proj.scale"), nullptr);
@@ -105,7 +105,7 @@ TEST(LowRankState, RefusesIncompleteOrInconsistentBranches) {
   const std::string p = f.p.string();
   auto refused = [&](const char* what) {
     try {
-      const SafetensorsFile s(p);
+      const auto s = SafetensorsSet::single(p);
       for (const auto& n : lowrank_linears(s)) (void)read_lowrank_branch(s, n);
       ADD_FAILURE() << "accepted: " << what;
     } catch (const Error& e) {
@@ -135,7 +135,7 @@ TEST(LowRankState, RefusesIncompleteOrInconsistentBranches) {
   });
   refused("an unknown part");
   write_edited(p, b, [](auto&) {});
-  const SafetensorsFile ok(p);
+  const auto ok = SafetensorsSet::single(p);
   expect_same(read_lowrank_branch(ok, "lin"), b);
 }
 

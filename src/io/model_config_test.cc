@@ -14,13 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "test_assets.h"
 #include "core/error.h"
+#include "expect_error.h"
 #include "io/checkpoint.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model/weights.h"
+#include "test_assets.h"
 
 namespace loaq {
 namespace {
@@ -66,20 +67,7 @@ void copy_bytes(const std::string& from, const std::string& to) {
   ASSERT_TRUE(out.good()) << to;
 }
 
-void expect_error(const std::function<void()>& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts)
-      EXPECT_NE(msg.find(p), std::string::npos) << "message lacks '" << p << "': " << msg;
-    return;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-loaq exception: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << "did not throw";
-}
+using test::expect_error;
 
 // --------------------------------------------------------------------------------------------
 // The shared models' config.json files

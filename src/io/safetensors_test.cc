@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "expect_error.h"
 #include "io/atomic_file.h"
 
 namespace loaq {
@@ -80,21 +81,7 @@ std::string raw_file(const std::string& header, const std::string& data,
   return out + header + data;
 }
 
-// Runs `f`, which must throw loaq::Error whose message contains every one of `parts`.
-void expect_error(const std::function<void()>& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts)
-      EXPECT_NE(msg.find(p), std::string::npos) << "message lacks '" << p << "': " << msg;
-    return;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-loaq exception: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << "did not throw";
-}
+using test::expect_error;
 
 // Writes `header` + `data` to a file and expects opening it to fail naming the file and `parts`.
 void expect_open_error(const TempDir& dir, const std::string& header, const std::string& data,

@@ -65,10 +65,9 @@ LayerWeights load_layer(const Checkpoint& ckpt, int64_t i) {
     const std::string base = p + std::string(linear_path(n));
     l.w = ckpt.load_f32(base + ".weight", {out, in});
     if (bias) l.b = ckpt.load_f32(base + ".bias", {out});
-    if (c.loaq.lowrank)
-      if (const SafetensorsFile* f = ckpt.state_file_of(base + ".lowrank.bits"))
-        l.lowrank = std::make_shared<const LowRankLinear>(
-            make_lowrank_linear(read_lowrank_branch(*f, base, out, in)));
+    if (const SafetensorsSet* s = ckpt.state_set(); s && s->find(base + ".lowrank.bits"))
+      l.lowrank = std::make_shared<const LowRankLinear>(
+          make_lowrank_linear(read_lowrank_branch(*s, base, out, in)));
     return l;
   };
   w.q = lin(LinearName::kQ, c.q_dim(), H, c.qkv_bias);
