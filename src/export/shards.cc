@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -88,6 +89,9 @@ uint64_t parse_size(const std::string& s) {
   else
     fail("size '{}': unknown unit '{}' (KB, MB, GB, KiB, MiB, GiB)", s, s.substr(i));
   if (n == 0) fail("size '{}' must be positive", s);
+  // Sizes are compared with int64_t byte counts: anything above that range is refused.
+  if (n > uint64_t(std::numeric_limits<int64_t>::max()) / mul)
+    fail("size '{}' is too large (at most {} bytes)", s, std::numeric_limits<int64_t>::max());
   return n * mul;
 }
 
