@@ -15,6 +15,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "export/inspect.h"
+#include "io/checkpoint.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "pipeline/output.h"
@@ -170,6 +171,8 @@ CalibSet tiny_calib(const std::string& model_dir) {
 void check_round_trip(const std::string& qdir, const std::string& gdir, const Case& c) {
   SCOPED_TRACE(fmt::format("bits {} group {} act_order {} sym {} flavor {}", c.bits, c.group,
                            c.act_order, c.sym, int(c.flavor)));
+  // The engine's weights, as loaq loads them: the quantized linears dequantized from their state.
+  const Checkpoint engine(qdir);
   const SafetensorsFile model(qdir + "/model.safetensors"),
       state(qdir + "/quant_state.safetensors");
   const SafetensorsFile g(gdir + "/model.safetensors");
@@ -184,23 +187,25 @@ void check_round_trip(const std::string& qdir, const std::string& gdir, const Ca
             c.act_order && c.group > 0);  // channel-wise act-order leaves g_idx = 0
   EXPECT_EQ(read_json_file(gdir + "/quantize_config.json"), qc);
   int64_t linears = 0, nontrivial_g_idx = 0;
-  for (const auto& t : model.tensors()) {
-    const std::string base = t.name.substr(0, t.name.size() - 7);
+  for (const std::string& name : engine.tensor_names()) {
+    const std::string base = name.substr(0, name.size() - 7);
     if (!state.find(base + ".codes")) {  // not quantized: stored as fp16
-      if (g.find(t.name)) {
-        const Tensor a = model.read_f32(t), b = g.read_f32(t.name);
-        ASSERT_EQ(g.find(t.name)->dtype, DType::F16) << t.name;
+      if (g.find(name)) {
+        const Tensor a = engine.load_f32(name), b = g.read_f32(name);
+        ASSERT_EQ(g.find(name)->dtype, DType::F16) << name;
         for (size_t i = 0; i < a.data.size(); ++i)
-          ASSERT_EQ(b.data[i], f16_to_f32(f32_to_f16(a.data[i]))) << t.name;
+          ASSERT_EQ(b.data[i], f16_to_f32(f32_to_f16(a.data[i]))) << name;
       } else {
-        ADD_FAILURE() << "missing " << t.name;
+        ADD_FAILURE() << "missing " << name;
       }
       continue;
     }
     ++linears;
-    EXPECT_EQ(g.find(t.name), nullptr) << t.name;  // replaced by the packed tensors
+    // Every grid's state reproduces its weights, so model.safetensors leaves them out.
+    EXPECT_EQ(model.find(name), nullptr) << name;
+    EXPECT_EQ(g.find(name), nullptr) << name;  // replaced by the packed tensors
     const Unpacked u = unpack_linear(g, base, c.bits);
-    const Tensor w = model.read_f32(t), s32 = state.read_f32(base + ".scale");
+    const Tensor w = engine.load_f32(name), s32 = state.read_f32(base + ".scale");
     ASSERT_EQ(u.out, w.rows());
     ASSERT_EQ(u.in, w.cols());
     ASSERT_EQ(u.groups, s32.cols());

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dtype.h"
+#include "io/checkpoint.h"
 #include "io/json_file.h"
 #include "io/lowrank_state.h"
 #include "io/safetensors.h"
@@ -99,14 +100,15 @@ std::map<std::string, RawTensor> read_raw(const std::string& path) {
 // Fits an svd branch to W − Q(W) of the chosen linears (rank 6 for down_proj, 4 otherwise; no
 // branch for layer 4's v_proj) and attaches them to `q`'s quant_state.safetensors.
 void attach_branches(const std::string& model_dir, const std::string& q, int wbits, int abits) {
-  const SafetensorsFile src(model_dir + "/model.safetensors"), qm(q + "/model.safetensors");
+  const SafetensorsFile src(model_dir + "/model.safetensors");
+  const Checkpoint qm(q);  // the quantized linears, dequantized from their integer state
   std::map<std::string, LowRankBranch> br;
-  for (const auto& t : qm.tensors()) {
-    if (!t.name.ends_with("_proj.weight") || t.name == "model.layers.4.self_attn.v_proj.weight")
+  for (const std::string& name : qm.tensor_names()) {
+    if (!name.ends_with("_proj.weight") || name == "model.layers.4.self_attn.v_proj.weight")
       continue;
-    const std::string lin = t.name.substr(0, t.name.size() - 7);
-    Tensor e = src.read_f32(t.name);
-    const Tensor wq = qm.read_f32(t);
+    const std::string lin = name.substr(0, name.size() - 7);
+    Tensor e = src.read_f32(name);
+    const Tensor wq = qm.load_f32(name);
     for (size_t i = 0; i < e.data.size(); ++i) e.data[i] -= wq.data[i];
     LowRankConfig c;
     c.rule = LowRankRule::kSvd;

@@ -19,8 +19,8 @@
 #include "export/export.h"
 #include "export/gptq_pack.h"
 #include "export/quant_dir.h"
-#include "io/staged_dir.h"
 #include "io/atomic_file.h"
+#include "io/staged_dir.h"
 
 namespace loaq {
 
@@ -159,10 +159,8 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
 
   // Tensors: packed linears, then everything else in `dt`.
   std::vector<PlannedTensor> plan;
-  const SafetensorsSet& model = q.model();
-  for (const TensorInfo* tp : model.tensors()) {
-    const TensorInfo& t = *tp;
-    const std::string& n = t.name;
+  const Checkpoint& model = q.weights();
+  for (const std::string& n : model.tensor_names()) {
     if (n.ends_with(".weight") && packed.count(n.substr(0, n.size() - 7))) {
       const std::string base = n.substr(0, n.size() - 7);
       const PackedLinear& p = packed.at(base);
@@ -179,8 +177,8 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
       plan.push_back(
           {base + ".g_idx", DType::I32, {p.in}, [&p] { return as_byte_vector(p.g_idx); }});
     } else {
-      plan.push_back({n, dt, t.shape,
-                      [&model, &t, dt] { return float_bytes(model.read_f32(t), dt, t.name); }});
+      plan.push_back({n, dt, model.info(n).shape,
+                      [&model, n, dt] { return float_bytes(model.load_f32(n), dt, n); }});
     }
   }
 
@@ -216,7 +214,7 @@ ExportSummary export_gptq(const std::string& quant_dir, const std::string& out,
         q.lowrank_linears().size()));
   sum.quantization_config = qc;
   sum.files = write_sharded(dir.path().string(), plan, opt.max_shard_bytes,
-                           {{"format", "pt"}, {"loaq_export", "gptq"}});
+                            {{"format", "pt"}, {"loaq_export", "gptq"}});
   nlohmann::ordered_json cfg = q.config_json();
   cfg["torch_dtype"] = sum.dtype;
   if (cfg.contains("dtype")) cfg["dtype"] = sum.dtype;

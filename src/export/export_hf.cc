@@ -27,7 +27,7 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
     const std::string td = q.config_json()["torch_dtype"];
     if (td == "float16" || td == "bfloat16" || td == "float32") dt = parse_float_dtype(td);
   }
-  const SafetensorsSet& model = q.model();
+  const Checkpoint& model = q.weights();
   // --merge-lowrank: W ← Q(W) + L2·L1 for each linear with a branch (its activation quantizer,
   // if any, cannot be merged: refused unless dropped knowingly).
   std::map<std::string, LowRankBranch> merge;
@@ -49,17 +49,16 @@ ExportSummary export_hf(const std::string& quant_dir, const std::string& out,
         q.lowrank_linears().size()));
   }
   std::vector<PlannedTensor> plan;
-  for (const TensorInfo* tp : model.tensors()) {
-    const TensorInfo& t = *tp;
-    const auto it = merge.find(t.name);
+  for (const std::string& n : model.tensor_names()) {
+    const auto it = merge.find(n);
     const LowRankBranch* b = it == merge.end() ? nullptr : &it->second;
-    plan.push_back({t.name, dt, t.shape, [&model, &t, dt, b] {
-                      Tensor w = model.read_f32(t);
+    plan.push_back({n, dt, model.info(n).shape, [&model, n, dt, b] {
+                      Tensor w = model.load_f32(n);
                       if (b) {
                         const Tensor p = lowrank_product(*b);
                         for (size_t i = 0; i < w.data.size(); ++i) w.data[i] += p.data[i];
                       }
-                      return float_bytes(w, dt, t.name);
+                      return float_bytes(w, dt, n);
                     }});
   }
 

@@ -272,7 +272,10 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
     } catch (const Error& e) {
       cx.problem(e.what());
     }
-  info["kind"] = gptq ? "GPTQ checkpoint"
+  const bool in_state = loaq_out && cfg && cfg->loaq.weights_in_state;
+  info["kind"] = gptq       ? "GPTQ checkpoint"
+                 : in_state ? "loaq quantization output (quantized linears as integer state, "
+                              "dequantized at load)"
                  : loaq_out
                      ? "loaq quantization output (fake-quantized F32 weights + integer state)"
                  : qcfg.is_object()
@@ -295,9 +298,13 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
                                qcfg["checkpoint_format"].dump()));
     }
   }
+  std::map<std::string, std::vector<int64_t>> state_weights;  // linears kept as integer state
   if (loaq_out) {
     try {
       const QuantDir q(dir);
+      for (const auto& n : q.linears())
+        if (q.weights().in_state(n + ".weight"))
+          state_weights[n + ".weight"] = q.weights().info(n + ".weight").shape;
       nlohmann::ordered_json lq = {
           {"method", q.report()["settings"].value("method", std::string("?"))},
           {"linears", q.linears().size()}};
@@ -359,15 +366,19 @@ InspectResult inspect_checkpoint(const std::string& dir, const InspectOptions& o
     }
   }
   info["tensors_by_dtype"] = by_dtype;
+  for (const auto& [name, shape] : state_weights) {
+    params += shape_numel(shape);
+    quantized += shape_numel(shape);
+  }
   info["parameters"] = params;
-  if (gptq) info["quantized_parameters"] = quantized;
+  if (gptq || !state_weights.empty()) info["quantized_parameters"] = quantized;
   if (gptq && gbits)
     for (const auto& b : gptq_linears)
       check_gptq_linear(cx, all, b, gbits, ggroup, cfg ? &*cfg : nullptr, opt.read_data);
   if (cfg && weights) {  // (unreadable weights are already a problem)
     for (const auto& n : known_tensor_names(*cfg)) {
       const std::string base = n.ends_with(".weight") ? n.substr(0, n.size() - 7) : "";
-      if (all.count(n) || (gptq && gptq_linears.count(base))) continue;
+      if (all.count(n) || (gptq && gptq_linears.count(base)) || state_weights.count(n)) continue;
       cx.problem(fmt::format("{}: missing tensor '{}'", dir, n));
     }
   }
@@ -421,7 +432,8 @@ std::string format_inspect(const InspectResult& r) {
   s += fmt::format("  parameters: {} ({})", human_count(i["parameters"].get<int64_t>()),
                    i["parameters"].get<int64_t>());
   if (i.contains("quantized_parameters"))
-    s += fmt::format(", of which {} packed", human_count(i["quantized_parameters"].get<int64_t>()));
+    s += fmt::format(", of which {} {}", human_count(i["quantized_parameters"].get<int64_t>()),
+                     i["kind"] == "GPTQ checkpoint" ? "packed" : "as integer state");
   s += "\n  tensors by dtype:\n";
   for (auto it = i["tensors_by_dtype"].begin(); it != i["tensors_by_dtype"].end(); ++it)
     s += fmt::format("    {:<5} {:>6} tensors {:>14} elements {:>12}\n", it.key(),

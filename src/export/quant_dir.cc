@@ -10,9 +10,11 @@
 #include <set>
 #include <sstream>
 
+#include "core/dequantize.h"
 #include "core/error.h"
 #include "io/json_file.h"
 #include "io/lowrank_state.h"
+#include "io/quant_state.h"
 #include "quant/gguf_grid.h"
 
 namespace loaq {
@@ -137,15 +139,18 @@ QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
         dir_);
   config_json_ = read_ordered_json_file(config.string());
   config_ = parse_model_config(parse_json(config_json_.dump(), config.string()), config.string());
-  // The exports hold the main layers (a PEFT adapter or --merge-lowrank carries the branches), so
-  // their config.json does not ask for branches.
-  if (config_.loaq.lowrank && config_json_.contains("loaq")) {
+  // The exports hold the main layers (a PEFT adapter or --merge-lowrank carries the branches) and
+  // every weight, so their config.json asks neither for branches nor for dequantization at load.
+  if ((config_.loaq.lowrank || config_.loaq.weights_in_state) && config_json_.contains("loaq")) {
     config_.loaq.lowrank = false;
+    config_.loaq.weights_in_state = false;
     const nlohmann::json rest = loaq_section_json(config_);
-    if (rest.is_null())
+    if (rest.is_null()) {
       config_json_.erase("loaq");
-    else
+    } else {
       config_json_["loaq"].erase("lowrank_branches");
+      config_json_["loaq"].erase("weights_in_quant_state");
+    }
   }
   if (config_json_.contains("quantization_config"))
     fail(
@@ -169,8 +174,9 @@ QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
           "{}: tensor '{}' is not a weight of a {} model; refusing to export what this loaq "
           "version does not know",
           model_->path_of(t->name), t->name, config_.architecture);
+  weights_.emplace(dir_);  // refuses weights_in_quant_state without quant_state
   for (const auto& n : expect)
-    if (!model_->find(n)) fail("{}: missing tensor '{}'", model_->path(), n);
+    if (!weights_->has(n)) fail("{}: missing tensor '{}'", model_->path(), n);
 
   if (!SafetensorsSet::present(dir_, "quant_state")) return;
   state_.emplace(dir_, "quant_state");
@@ -245,9 +251,10 @@ QuantDir::QuantDir(std::string dir) : dir_(std::move(dir)) {
 
 LowRankBranch QuantDir::load_lowrank(const std::string& name) const {
   if (!state_) fail("{}: no quant_state.safetensors", dir_);
-  const TensorInfo* w = model_->find(name + ".weight");
-  if (!w || w->shape.size() != 2) fail("{}: no 2-D weight '{}.weight'", model_->path(), name);
-  return read_lowrank_branch(*state_, name, w->shape[0], w->shape[1]);
+  if (!weights_->has(name + ".weight") || weights_->info(name + ".weight").shape.size() != 2)
+    fail("{}: no 2-D weight '{}.weight'", model_->path(), name);
+  const auto& shape = weights_->info(name + ".weight").shape;
+  return read_lowrank_branch(*state_, name, shape[0], shape[1]);
 }
 
 GgufFit QuantDir::gguf_fit() const {
@@ -259,12 +266,17 @@ GgufFit QuantDir::gguf_fit() const {
 LinearState QuantDir::load_linear(const std::string& name) const {
   if (!state_) fail("{}: no quant_state.safetensors", dir_);
   const SafetensorsSet& s = *state_;
+  // The stored weight, checked against the state below; none when the directory keeps the linear
+  // only as its state (config.json loaq.weights_in_quant_state): the state is the weight.
   const TensorInfo* w = model_->find(name + ".weight");
-  if (!w || w->shape.size() != 2) fail("{}: no 2-D weight '{}.weight'", model_->path(), name);
+  if (!w && !weights_->in_state(name + ".weight"))
+    fail("{}: no weight '{}.weight'", model_->path(), name);
+  const std::vector<int64_t> shape = w ? w->shape : linear_state_shape(s, name);
+  if (shape.size() != 2) fail("{}: no 2-D weight '{}.weight'", model_->path(), name);
   LinearState r;
   r.name = name;
-  r.out = w->shape[0];
-  r.in = w->shape[1];
+  r.out = shape[0];
+  r.in = shape[1];
   // --grid gguf:TYPE: a linear solved on the grid of its block type in the mixture (the run's
   // metadata holds the base type's) has that type's group size and bits; which one the run used
   // shows in the shape of its scales.
@@ -308,7 +320,7 @@ LinearState QuantDir::load_linear(const std::string& name) const {
   const int64_t lo = is_signed ? -(int64_t(1) << (bits - 1)) : 0,
                 hi = lo + (int64_t(1) << bits) - 1;
   const auto cb = s.bytes(*ct);
-  const Tensor wq = model_->read_f32(*w);
+  const Tensor wq = w ? model_->read_f32(*w) : Tensor();
   r.codes.resize(size_t(r.out * r.in));
   r.scale = scale.data;
   r.zero = zero.data;
@@ -321,14 +333,14 @@ LinearState QuantDir::load_linear(const std::string& name) const {
         fail("{}: {}.codes[{}, {}] = {} is outside the {}-bit range [{}, {}]", codes_file, name, o,
              c, code, bits, lo, hi);
       const size_t gi = size_t(o * r.groups + r.g_idx[size_t(c)]);
-      // The engine's dequantization (quant/grid.h): scale · (code − zero) in float32.
-      const float deq = scale.data[gi] * (float(code) - zero.data[gi]);
-      if (!(deq == wq.data[i]))
+      // The engine's dequantization (core/dequantize.h): scale · (code − zero) in float32.
+      const float deq = dequantize(float(code), scale.data[gi], zero.data[gi]);
+      if (w && !(deq == wq.data[i]))
         fail(
             "{}: weight {}[{}, {}] = {} is not scale·(code − zero) = {} from {}; the directory "
             "holds something the "
             "integer state does not describe, refusing to export it",
-            model_->file_of(*w).path(), name, o, c, wq.data[i], deq, codes_file);
+            model_->file_of(name + ".weight").path(), name, o, c, wq.data[i], deq, codes_file);
       r.codes[i] = uint32_t(code - lo);
     }
   if (is_signed)

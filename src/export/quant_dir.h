@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/lowrank_branch.h"
+#include "io/checkpoint.h"
 #include "io/model_config.h"
 #include "io/safetensors.h"
 #include "io/safetensors_set.h"
@@ -52,8 +53,12 @@ class QuantDir {
   const nlohmann::ordered_json& config_json() const { return config_json_; }
   const ModelConfig& config() const { return config_; }
   const nlohmann::ordered_json& report() const { return report_; }
-  // The dequantized weights: model.safetensors or its shards.
+  // model.safetensors or its shards: what the directory stores (without the linears a
+  // weights_in_quant_state directory keeps only as integer state).
   const SafetensorsSet& model() const { return *model_; }
+  // Every weight of the dequantized model, as a checkpoint: model.safetensors' tensors and the
+  // linears dequantized from their integer state (io/checkpoint.h). What the exporters read.
+  const Checkpoint& weights() const { return *weights_; }
   bool has_quant_state() const { return state_.has_value(); }
   // quant_state.safetensors or its shards (has_quant_state() only).
   const SafetensorsSet& state() const { return *state_; }
@@ -65,7 +70,8 @@ class QuantDir {
   const std::vector<std::string>& linears() const { return linears_; }
 
   // Reads and checks one linear: shapes, codes in the grid's range, g_idx in range, perm a
-  // permutation, and the model's weight equal to scale · (code − zero) element for element.
+  // permutation, and the model's weight (when model.safetensors holds it) equal to
+  // scale · (code − zero) element for element.
   LinearState load_linear(const std::string& name) const;
 
   // The linears that carry a low-rank branch (io/lowrank_state.h), in name order.
@@ -79,6 +85,7 @@ class QuantDir {
   nlohmann::ordered_json config_json_, report_;
   ModelConfig config_;
   std::optional<SafetensorsSet> model_, state_;
+  std::optional<Checkpoint> weights_;
   QuantStateMeta meta_;
   std::vector<std::string> linears_, lowrank_;
 };

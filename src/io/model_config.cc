@@ -154,6 +154,7 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
     c.loaq.act_bits = json_get_or<int>(l, "act_bits", lp, 16);
     c.loaq.act_clip = json_get_or<double>(l, "act_clip", lp, 1.0);
     c.loaq.lowrank = json_get_or<bool>(l, "lowrank_branches", lp, false);
+    c.loaq.weights_in_state = json_get_or<bool>(l, "weights_in_quant_state", lp, false);
     if (c.loaq.act_bits < 2 || c.loaq.act_bits > 16 ||
         !(c.loaq.act_clip > 0 && c.loaq.act_clip <= 1))
       fail("{}: field 'loaq': act_bits {} / act_clip {} out of range", path, c.loaq.act_bits,
@@ -164,7 +165,7 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path)
 
 nlohmann::json loaq_section_json(const ModelConfig& c) {
   if (!c.loaq.norms_folded() && !c.loaq.online_down && !c.loaq.online_o && c.loaq.act_bits == 16 &&
-      !c.loaq.lowrank)
+      !c.loaq.lowrank && !c.loaq.weights_in_state)
     return nullptr;
   nlohmann::json j = {{"rotation", c.loaq.rotation},
                       {"rotate_seed", c.loaq.rotate_seed},
@@ -175,6 +176,7 @@ nlohmann::json loaq_section_json(const ModelConfig& c) {
     j["act_clip"] = c.loaq.act_clip;
   }
   if (c.loaq.lowrank) j["lowrank_branches"] = true;
+  if (c.loaq.weights_in_state) j["weights_in_quant_state"] = true;
   return j;
 }
 

@@ -33,6 +33,10 @@ struct LoaqSection {
   // "lowrank_branches": the linears' low-rank branches are in quant_state.safetensors (issue 14,
   // io/lowrank_state.h) and run beside the main weights (model.safetensors holds the main layers).
   bool lowrank = false;
+  // "weights_in_quant_state": the weight of a quantized linear is not in model.safetensors when its
+  // integer state in quant_state.safetensors reproduces it; loaders dequantize it at load
+  // (io/quant_state.h, io/checkpoint.h).
+  bool weights_in_state = false;
   bool norms_folded() const { return !rotation.empty(); }
 };
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "core/dequantize.h"
 #include "core/error.h"
 #include "dist/dist.h"
 #include "io/atomic_file.h"
@@ -113,6 +114,30 @@ void write_quant_state(const std::map<std::string, QuantizedLinear>& linears,
   const LowRankStateTensors lt = lowrank_state_tensors(branches);
   t.insert(t.end(), lt.tensors.begin(), lt.tensors.end());
   write_safetensors(path, std::move(t), state_meta(grid, !branches.empty()));
+}
+
+// Whether the integer state of a linear, as write_quant_state stores it, dequantizes
+// (io/quant_state.h) bit for bit to `w`, the weight the layer hands over: then model.safetensors
+// omits the weight and loaders dequantize it at load.
+bool state_reproduces(const QuantizedLinear& q, const Tensor& w, bool is_signed) {
+  if (w.shape.size() != 2 || q.scale.shape.size() != 2) return false;
+  const int64_t out = w.shape[0], in = w.shape[1], groups = q.scale.shape[1];
+  if (int64_t(q.codes.size()) != out * in || int64_t(q.g_idx.size()) != in ||
+      q.scale.shape[0] != out || q.zero.shape != q.scale.shape)
+    return false;
+  for (int32_t g : q.g_idx)
+    if (g < 0 || g >= groups) return false;
+  std::vector<float> row(static_cast<size_t>(in));
+  for (int64_t o = 0; o < out; ++o) {
+    const int32_t* c = q.codes.data() + o * in;
+    for (int64_t i = 0; i < in; ++i)  // the code must survive its storage as U8 / I8
+      if (is_signed ? int32_t(int8_t(c[i])) != c[i] : int32_t(uint8_t(c[i])) != c[i]) return false;
+    dequantize_row(c, q.scale.data.data() + o * groups, q.zero.data.data() + o * groups,
+                   q.g_idx.data(), in, row.data());
+    if (std::memcmp(row.data(), w.data.data() + o * in, size_t(in) * sizeof(float)) != 0)
+      return false;
+  }
+  return true;
 }
 
 // The tensors of `files` as one safetensors file, or as shards (one per file) with an index,
@@ -303,9 +328,13 @@ void QuantOutput::layer_done(int64_t l, LayerWeights&& wq,
   add(p + "post_attention_layernorm.weight", wq.post_attn_norm);
   add(p + "self_attn.q_norm.weight", wq.q_norm);
   add(p + "self_attn.k_norm.weight", wq.k_norm);
+  const bool is_signed = cfg_.grid.qmin() < 0;
   for (LinearName n : kAllLinears) {
     const std::string base = p + std::string(linear_path(n));
-    add(base + ".weight", wq.linear(n).w);
+    const auto q = states.find(base);
+    // A weight its integer state reproduces is stored only as that state (dequantized at load).
+    if (q == states.end() || !state_reproduces(q->second, wq.linear(n).w, is_signed))
+      add(base + ".weight", wq.linear(n).w);
     add(base + ".bias", wq.linear(n).b);
   }
   write_owned(part(fmt::format("layer-{:05d}.model.safetensors", l)), t, kModelMeta);
@@ -373,17 +402,23 @@ std::string QuantOutput::assemble() {
   oc.loaq.act_bits = cfg_.act.bits;
   oc.loaq.act_clip = cfg_.act.clip;
   oc.loaq.lowrank = cfg_.lowrank.enabled() || has_lowrank_;
-  if (!loaq_section_json(oc).is_null()) {
-    // A rotated model (head untied, norms folded) or one with quantized activations: the "loaq"
-    // section tells the loader to apply the online rotations and the activation quantization
-    // (and refuses a second rotation).
-    const fs::path cfg = fs::path(partial_) / "config.json";
+  // The quantized linears whose state reproduces them are only in the state (layer_done).
+  oc.loaq.weights_in_state = !state_files.empty();
+  const fs::path cfg = fs::path(partial_) / "config.json";
+  if (!loaq_section_json(oc).is_null() || c.loaq.lowrank || c.loaq.weights_in_state) {
+    // A rotated model (head untied, norms folded), one with quantized activations, low-rank
+    // branches or linears stored as integer state: the "loaq" section tells the loader to apply
+    // the online rotations and the activation quantization (and refuses a second rotation), to
+    // run the branches and to dequantize the linears. A source's own section is replaced.
     if (!fs::exists(cfg)) fail("{}: no config.json to record the rotation in", src_.dir());
     read_json_file(cfg.string());  // validates, naming the file
     std::ifstream in(cfg);
     auto j = nlohmann::ordered_json::parse(in);
     j["tie_word_embeddings"] = oc.tie_word_embeddings;
-    j["loaq"] = loaq_section_json(oc);
+    if (const nlohmann::json s = loaq_section_json(oc); s.is_null())
+      j.erase("loaq");
+    else
+      j["loaq"] = s;
     write_file_atomic(cfg.string(), j.dump(2) + "\n");
   }
   return partial_;

@@ -1,8 +1,11 @@
 #pragma once
-// What `loaq quantize` writes, layer by layer: a directory that is a normal Hugging Face
-// checkpoint of the dequantized (fake-quantized) model, plus the integer state and a report.
-//   config.json, tokenizer files      copied from the input model ("loaq" section when rotated or
-//                                     with quantized activations)
+// What `loaq quantize` writes, layer by layer: a Hugging Face checkpoint of the dequantized
+// (fake-quantized) model whose quantized linears are stored only as their integer state, plus a
+// report. loaq reads it as a checkpoint (io/checkpoint.h dequantizes those linears at load); `loaq
+// export --format hf|gptq` makes a directory other tools load.
+//   config.json, tokenizer files      copied from the input model ("loaq" section when rotated,
+//                                     with quantized activations, low-rank branches, or linears
+//                                     in the integer state: "weights_in_quant_state": true)
 //   model.safetensors                 one file when the model fits max_shard_bytes, else shards
 //   (or model-0000k-of-0000N…)       model-0000k-of-0000N.safetensors +
 //   model.safetensors.index.json
@@ -10,8 +13,10 @@
 //                                     decoder layer, one for the embedding, final norm and head).
 //                                     A tensor loaq did not change keeps the source's dtype and
 //                                     bytes; one it computed is stored in the source's dtype when
-//                                     every value is exact there, else in F32 (quantized linears
-//                                     hold scale·(code − zero)).
+//                                     every value is exact there, else in F32. A quantized
+//                                     linear's weight, scale·(code − zero), is left out when its
+//                                     state reproduces it bit for bit (always, for loaq's grids;
+//                                     else it is stored in F32 as before).
 //   quant_state.safetensors           per quantized linear <name>.{codes,scale,zero,g_idx,perm}
 //                                     and its low-rank branch <name>.lowrank.* (io/lowrank_state.h;
 //                                     config.json "loaq": {"lowrank_branches": true} then tells

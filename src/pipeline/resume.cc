@@ -35,7 +35,12 @@ nlohmann::ordered_json run_fingerprint(const Checkpoint& ckpt, const CalibSet& c
                                        const nlohmann::ordered_json& settings) {
   nlohmann::ordered_json files = nlohmann::ordered_json::array();
   uint64_t h = fnv1a("", 0);
-  for (const auto& f : ckpt.files()) {
+  std::vector<const SafetensorsFile*> all;
+  for (const auto& f : ckpt.files()) all.push_back(&f);
+  if (const SafetensorsSet* st = ckpt.state_set())  // a source whose linears are integer state
+    for (const auto& f : st->files()) all.push_back(&f);
+  for (const SafetensorsFile* fp : all) {
+    const SafetensorsFile& f = *fp;
     // A shard is identified by its name, size and header (tensor names, dtypes, offsets).
     std::string header;
     for (const auto& t : f.tensors())

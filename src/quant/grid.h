@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/dequantize.h"
+
 namespace loaq {
 
 enum class GgmlType : uint32_t;  // io/gguf.h
@@ -18,9 +20,11 @@ enum class GgmlType : uint32_t;  // io/gguf.h
 //  kQuarot (spcl/QuaRot WeightQuantizer, used by GPTAQ): asymmetric as kGptq but the range is
 //          clamped to ≥ 1e-5; symmetric: signed codes in [−2^(b−1), 2^(b−1)−1], zero = 0,
 //          scale = absmax/(2^(b−1)−1).
-//  kBrevitas (Xilinx/brevitas ShiftedUint8 min-max "parameter_from_stats", used by Qronos): codes in
-//          [0, 2^b−1], mn = min(min w, 0), range = |max w − mn| clamped ≥ 1e-4, scale = range/(2^b−1),
-//          zero = clamp(round(|mn|/scale), 0, 2^b−1), or |mn|/scale with a real-valued zero point.
+//  kBrevitas (Xilinx/brevitas ShiftedUint8 min-max "parameter_from_stats", used by Qronos): codes
+//  in
+//          [0, 2^b−1], mn = min(min w, 0), range = |max w − mn| clamped ≥ 1e-4, scale =
+//          range/(2^b−1), zero = clamp(round(|mn|/scale), 0, 2^b−1), or |mn|/scale with a
+//          real-valued zero point.
 enum class GridFlavor { kGptq, kQuarot, kBrevitas };
 
 // How scale and zero are chosen for a row of a group:
@@ -84,7 +88,7 @@ inline float quantize_code(const GridConfig& g, float w, float scale, float zero
   return g.zero_in_rounding() ? quantize_code_real_zero(w, scale, zero, g.qmin(), g.qmax())
                               : quantize_code(w, scale, zero, g.qmin(), g.qmax());
 }
-inline float dequantize(float code, float scale, float zero) { return scale * (code - zero); }
+// dequantize(code, scale, zero): core/dequantize.h.
 
 // Fits one scale and zero per row to the block w[r, 0..cols) (row stride ld), for `rows` rows.
 // `h` [cols]: the weight of each column (diag H of the block) for NeUQI, which requires it (error
