@@ -55,10 +55,10 @@ MemoryPlan plan_quantize(const ModelConfig& c, const QuantizeConfig& cfg, int64_
       std::min(all_windows, (n_chunks + ranks - 1) / std::max(1, ranks) * chunk);
   MemoryPlan p;
   if (data) p.streams = Stream::bytes_for(cfg.stream_dtype, windows, seqlen, H) * (fp ? 2 : 1);
-  // The original (FP targets) and the quantized copy; and the layer's tensors being encoded for the
-  // output after it, of which a method that quantizes leaves the linears out (they are written as
-  // their integer state, pipeline/output.h), so that only `none` holds a third copy.
-  p.layer = layer_params(c) * f * (m.solve ? 2 : 3);
+  // The original (FP targets) and the quantized copy, and a third: the solved linears' integer
+  // codes (int32, until the layer is written; their weights are written as that state,
+  // pipeline/output.h), or for `none` the layer's tensors being encoded for the output.
+  p.layer = layer_params(c) * f * 3;
   if (data) {
     // The widest input is down_proj's (or o_proj's): its sums H (and C), and S for LoaQ.
     const int64_t N = std::max({H, Q, I});

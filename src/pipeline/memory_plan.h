@@ -1,10 +1,11 @@
 #pragma once
 // The memory a run will hold at its peak, term by term (DESIGN.md "Memory model"), printed before
 // any heavy work and checked against --max-memory. The terms are what the code allocates, counted
-// from the shapes: the streams, one decoder layer in fp32 (its original, its quantized copy and,
-// for `none` only, the copy being written), the fp64 statistics of the widest input, and the
-// activations: the larger of one forward chunk's activations and the solver's workspace, which are
-// never held at once (plus the cached W_out inputs when they are kept).
+// from the shapes: the streams, one decoder layer in fp32 (its original, its quantized copy and
+// the int32 codes of its solved linears, or for `none` the copy being written), the fp64 statistics
+// of the widest input, and the activations: the larger of one forward chunk's activations and the
+// solver's workspace, which are never held at once (plus the cached W_out inputs when they are
+// kept).
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>

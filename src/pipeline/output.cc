@@ -96,7 +96,9 @@ void write_quant_state(const std::map<std::string, QuantizedLinear>& linears,
     auto& b = code_bytes.emplace_back(q.codes.size());
     for (size_t i = 0; i < q.codes.size(); ++i)
       b[i] = is_signed ? std::bit_cast<uint8_t>(int8_t(q.codes[i])) : uint8_t(q.codes[i]);
-    t.push_back({name + ".codes", is_signed ? DType::I8 : DType::U8, q.q.shape,
+    t.push_back({name + ".codes",
+                 is_signed ? DType::I8 : DType::U8,
+                 {q.scale.shape.at(0), int64_t(q.g_idx.size())},
                  std::as_bytes(std::span(b))});
     t.push_back(f32_entry(name + ".scale", q.scale));
     t.push_back(f32_entry(name + ".zero", q.zero));

@@ -422,7 +422,10 @@ class Driver {
     if (dist::size() > 1) report_.timings["collectives"] += since(tb);
     for (size_t i = 0; i < names.size(); ++i) {
       lines[i].name = name(names[i]);
-      wq.linear(names[i]).w = solved[i].q.q;
+      // The layer takes the dequantized weight; the integer state handed to the sink keeps only
+      // its codes, scales and zeros (LayerSink::layer_done), so the layer is not held twice.
+      wq.linear(names[i]).w = std::move(solved[i].q.q);
+      solved[i].q.q = Tensor();
       if (solved[i].q.lowrank)  // the compensated linear goes into the quantized stream
         wq.linear(names[i]).lowrank =
             std::make_shared<const LowRankLinear>(make_lowrank_linear(*solved[i].q.lowrank));
@@ -509,8 +512,14 @@ class ModelSink : public LayerSink {
   void layer_done(int64_t l, LayerWeights&& wq, std::map<std::string, QuantizedLinear>&& states,
                   const QuantizeReport&, const StreamState&) override {
     m_.weights.layers[size_t(l)] = std::move(wq);
-    if (out_)
-      for (auto& [k, v] : states) (*out_)[k] = std::move(v);
+    if (!out_) return;
+    const LayerWeights& w = m_.weights.layers[size_t(l)];
+    const std::string p = fmt::format("model.layers.{}.", l);
+    for (auto& [k, v] : states) {
+      for (LinearName n : kAllLinears)  // the caller gets the dequantized weight back
+        if (k == p + std::string(linear_path(n))) v.q = w.linear(n).w;
+      (*out_)[k] = std::move(v);
+    }
   }
 
  private:

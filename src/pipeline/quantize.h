@@ -73,7 +73,8 @@ class LayerSink {
   virtual void rotated_globals(const ModelConfig& c, const Tensor& embed, const Tensor& head,
                                const Tensor& final_norm) = 0;
   // Layer l is finished: its weights as quantized, the integer state of its linears (module
-  // name → state), the report so far and the streams after it (empty for data-free methods).
+  // name → state; its `q` is empty, the dequantized weight being the layer's own), the report so
+  // far and the streams after it (empty for data-free methods).
   virtual void layer_done(int64_t l, LayerWeights&& wq,
                           std::map<std::string, QuantizedLinear>&& states,
                           const QuantizeReport& report, const StreamState& streams) = 0;
